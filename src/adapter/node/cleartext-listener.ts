@@ -1,0 +1,99 @@
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import type { HostPort } from "../../config/gateway-config.ts";
+
+/** A request handler that both Node's HTTP/1.1 and HTTP/2 compatibility servers can call. */
+export type NodeRequestHandler = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => void;
+
+/** A bound listener. */
+export interface NodeListener {
+  /** The address actually bound (port 0 resolved). */
+  readonly address: HostPort;
+  /** Stops accepting, closes every connection (HTTP/2 sessions get GOAWAY) and waits for them. */
+  close(): Promise<void>;
+}
+
+/** The connection preface of HTTP/2 with prior knowledge (RFC 9113 §3.4) starts with these bytes. */
+const preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
+
+/**
+ * One cleartext port that serves HTTP/1.1 and h2c with prior knowledge.
+ * Node's cleartext HTTP/2 server does not fall back to HTTP/1.1, so the
+ * first bytes of every connection are peeked at: the HTTP/2 preface goes to
+ * the HTTP/2 server, anything else to the HTTP/1.1 server (browsers and
+ * connect-web speak HTTP/1.1 over cleartext; gRPC clients and `buf curl
+ * --http2-prior-knowledge` speak h2c).
+ */
+export async function listenCleartext(address: HostPort, handler: NodeRequestHandler): Promise<NodeListener> {
+  const h1 = http.createServer(handler);
+  const h2 = http2.createServer({}, handler);
+  const sockets = new Set<net.Socket>();
+  const sessions = new Set<http2.ServerHttp2Session>();
+  h2.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    socket.on("error", () => socket.destroy());
+    sniff(socket, (isHttp2) => (isHttp2 ? h2 : h1).emit("connection", socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(address.port, address.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const bound = server.address() as net.AddressInfo;
+  return {
+    address: { host: bound.address, port: bound.port },
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const session of sessions) {
+        session.close();
+      }
+      h1.closeIdleConnections();
+      await Promise.race([closed, delay(2_000)]);
+      for (const socket of sockets) {
+        socket.destroy();
+      }
+      await closed;
+    },
+  };
+}
+
+/**
+ * Waits for enough bytes to tell HTTP/2 from HTTP/1.1, then puts them back.
+ * Three bytes decide it: `PRI` starts no HTTP/1.1 method.
+ */
+function sniff(socket: net.Socket, decide: (isHttp2: boolean) => void): void {
+  let seen = Buffer.alloc(0);
+  const onData = (chunk: Buffer) => {
+    seen = Buffer.concat([seen, chunk]);
+    const n = Math.min(seen.length, preface.length);
+    if (seen.subarray(0, n).equals(preface.subarray(0, n)) && n < 3) {
+      return; // not enough bytes yet
+    }
+    socket.off("data", onData);
+    socket.pause();
+    socket.unshift(seen);
+    const isHttp2 = seen.subarray(0, n).equals(preface.subarray(0, n));
+    decide(isHttp2);
+    if (!isHttp2) {
+      // The HTTP/2 session takes the socket's handle and reads what is
+      // buffered itself; the HTTP/1.1 parser wants the stream flowing again.
+      socket.resume();
+    }
+  };
+  socket.on("data", onData);
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

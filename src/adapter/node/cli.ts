@@ -1,0 +1,121 @@
+import { readFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import { ConfigError } from "../../config/config-error.ts";
+import type { GatewayConfig } from "../../config/gateway-config.ts";
+import { loadConfigFile } from "../../config/load-config.ts";
+import { createGateway, type Gateway } from "../../gateway/create-gateway.ts";
+import { createLogger, type Logger, parseLogLevel } from "../../log/logger.ts";
+import { describeConfig } from "../../config/describe-config.ts";
+import { startDemo } from "./demo.ts";
+import { nodeRuntime } from "./node-runtime.ts";
+
+/** Where the CLI writes: stdout and stderr in the process, arrays in tests. */
+export interface CliOutput {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+const usage = `usage:
+  edgegate serve --config FILE [--log-level debug|info|warn|error]
+  edgegate check --config FILE
+  edgegate demo [--port 8080] [--log-level LEVEL]
+
+serve   runs the gateway with the given YAML config
+check   validates a config and prints the routes it would serve
+demo    starts three demo pods on loopback and the gateway in front of them`;
+
+/**
+ * The `edgegate` command line. Returns the exit code; a running gateway
+ * (serve, demo) resolves only once a signal has stopped it.
+ */
+export async function runCli(argv: readonly string[], output: CliOutput): Promise<number> {
+  const [command, ...rest] = argv;
+  let args: ReturnType<typeof parse>;
+  try {
+    args = parse(rest);
+  } catch (e) {
+    output.err(`edgegate: ${e instanceof Error ? e.message : String(e)}\n${usage}`);
+    return 2;
+  }
+  try {
+    const log = createLogger(parseLogLevel(args.values["log-level"] ?? "info"), output.out);
+    switch (command) {
+      case "serve": {
+        const config = await loadConfig(args.values.config);
+        const gateway = await createGateway(config, nodeRuntime, log);
+        announce(gateway, config, log);
+        await untilSignal(log);
+        await gateway.close();
+        return 0;
+      }
+      case "check": {
+        const config = await loadConfig(args.values.config);
+        output.out(`${args.values.config}: ok`);
+        for (const line of describeConfig(config)) {
+          output.out(line);
+        }
+        return 0;
+      }
+      case "demo": {
+        const port = Number(args.values.port ?? "8080");
+        const demo = await startDemo(port, log, output.out);
+        await untilSignal(log);
+        await demo.close();
+        return 0;
+      }
+      case undefined:
+      case "help":
+      case "--help":
+        output.out(usage);
+        return command === undefined ? 2 : 0;
+      default:
+        output.err(`edgegate: unknown command "${command}"\n${usage}`);
+        return 2;
+    }
+  } catch (e) {
+    output.err(`edgegate: ${e instanceof ConfigError || e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  }
+}
+
+function parse(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    options: {
+      config: { type: "string", short: "c" },
+      "log-level": { type: "string" },
+      port: { type: "string" },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+}
+
+function loadConfig(path: string | undefined): Promise<GatewayConfig> {
+  if (path === undefined) {
+    throw new Error("--config FILE is required");
+  }
+  return loadConfigFile(path, (p) => readFile(p, "utf8"));
+}
+
+/** Prints what the gateway serves, once, at startup. */
+export function announce(gateway: Gateway, config: GatewayConfig, log: Logger): void {
+  log.info("edgegate started", {
+    listeners: gateway.listeners.map((a) => `${a.host}:${a.port}`),
+    admin: gateway.admin === undefined ? undefined : `${gateway.admin.host}:${gateway.admin.port}`,
+    routes: describeConfig(config),
+  });
+}
+
+function untilSignal(log: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = (signal: string) => {
+      log.info("stopping", { signal });
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      resolve();
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+}

@@ -1,0 +1,69 @@
+import type { GatewayConfig } from "../../config/gateway-config.ts";
+import { DEFAULT_MAX_MESSAGE_BYTES } from "../../config/validate-config.ts";
+import { greetRoutes } from "../../demo/greet-service.ts";
+import { createGateway } from "../../gateway/create-gateway.ts";
+import type { Logger } from "../../log/logger.ts";
+import { nodeRuntime } from "./node-runtime.ts";
+import { type Pod, startPod } from "./start-pod.ts";
+
+/**
+ * `edgegate demo` (what `npm start` runs): three real gRPC pods on loopback,
+ * each answering with its name, and the gateway in front of them with static
+ * discovery. Prints commands to paste that show the answers rotating.
+ */
+export async function startDemo(
+  port: number,
+  log: Logger,
+  print: (line: string) => void,
+): Promise<{ close(): Promise<void> }> {
+  const pods: Pod[] = [];
+  for (const [i, name] of ["pod-a", "pod-b", "pod-c"].entries()) {
+    pods.push(await startPodPreferring(name, 50051 + i));
+  }
+  const config: GatewayConfig = {
+    listeners: [{ address: { host: "127.0.0.1", port } }],
+    admin: { address: { host: "127.0.0.1", port: 9901 } },
+    routes: [{ services: ["greet.v1."], backend: "greet" }],
+    backends: [
+      {
+        name: "greet",
+        balancer: "round_robin",
+        discovery: { kind: "static", endpoints: pods.map((p) => p.address) },
+      },
+    ],
+    limits: { maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES },
+  };
+  const gateway = await createGateway(config, nodeRuntime, log);
+  const [listener] = gateway.listeners;
+  const base = `http://127.0.0.1:${listener?.port ?? port}`;
+  const url = `${base}/greet.v1.GreetService/Greet`;
+  print("");
+  print(`edgegate demo: gateway on ${base}, admin on http://127.0.0.1:${gateway.admin?.port ?? 9901}`);
+  print(`pods: ${pods.map((p) => `${p.name} (${p.address.host}:${p.address.port})`).join(", ")}`);
+  print("");
+  print("Run any of these a few times and watch the pod change on every call:");
+  print(`  npx buf curl --schema proto --protocol grpc --http2-prior-knowledge -d '{"name":"you"}' ${url}`);
+  print(`  npx buf curl --schema proto --protocol grpcweb -d '{"name":"you"}' ${url}`);
+  print(`  npx buf curl --schema proto --protocol connect -d '{"name":"you"}' ${url}`);
+  print("A server stream, every message from the one pod that took the call:");
+  print(
+    `  npx buf curl --schema proto --protocol grpc --http2-prior-knowledge -d '{"name":"you","count":3}' ${base}/greet.v1.GreetService/GreetStream`,
+  );
+  print("");
+  print("Ctrl-C stops the demo.");
+  return {
+    async close() {
+      await gateway.close();
+      await Promise.all(pods.map((p) => p.close()));
+    },
+  };
+}
+
+/** The demo's pods take 50051-50053 when free, so the printed addresses stay familiar. */
+async function startPodPreferring(name: string, port: number): Promise<Pod> {
+  try {
+    return await startPod(name, greetRoutes(name), { host: "127.0.0.1", port });
+  } catch {
+    return startPod(name, greetRoutes(name));
+  }
+}

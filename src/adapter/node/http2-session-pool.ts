@@ -1,0 +1,133 @@
+import type * as http2 from "node:http2";
+import { Http2SessionManager, type Http2SessionOptions } from "@connectrpc/connect-node";
+
+/** Keepalive and idle settings for upstream sessions. */
+export interface SessionPoolOptions {
+  readonly ping: Http2SessionOptions;
+  /** Streams assumed allowed on a new session until the peer's SETTINGS say otherwise. */
+  readonly assumedMaxConcurrentStreams: number;
+}
+
+export const defaultSessionPoolOptions: SessionPoolOptions = {
+  ping: { pingIntervalMs: 30_000, pingTimeoutMs: 15_000, pingIdleConnection: false, idleConnectionTimeoutMs: 900_000 },
+  assumedMaxConcurrentStreams: 100,
+};
+
+interface Session {
+  readonly manager: Http2SessionManager;
+  active: number;
+  limit: number;
+}
+
+/**
+ * The HTTP/2 sessions towards one endpoint, shaped as the session manager
+ * that connect-node's HTTP/2 client takes (`sessionProvider`). Every call to
+ * the endpoint reuses one long-lived session (keepalive pings, GOAWAY and
+ * reconnects are Http2SessionManager's job); when the peer's
+ * SETTINGS_MAX_CONCURRENT_STREAMS is reached, another session is opened
+ * rather than queueing streams behind the limit.
+ */
+export class EndpointSessions {
+  readonly authority: string;
+  private readonly options: SessionPoolOptions;
+  private readonly sessions: Session[] = [];
+  private readonly owner = new WeakMap<http2.ClientHttp2Stream, Session>();
+  private retired = false;
+
+  constructor(authority: string, options: SessionPoolOptions) {
+    this.authority = authority;
+    this.options = options;
+  }
+
+  /** Streams open over all sessions. */
+  activeStreams(): number {
+    return this.sessions.reduce((sum, s) => sum + s.active, 0);
+  }
+
+  /** How many sessions are open or opening. */
+  sessionCount(): number {
+    return this.sessions.length;
+  }
+
+  async request(
+    method: string,
+    path: string,
+    headers: http2.OutgoingHttpHeaders,
+    options: Omit<http2.ClientSessionRequestOptions, "signal">,
+  ): Promise<http2.ClientHttp2Stream> {
+    const session = this.sessionWithRoom();
+    session.active++;
+    let stream: http2.ClientHttp2Stream;
+    try {
+      stream = await session.manager.request(method, path, headers, options);
+    } catch (e) {
+      this.streamEnded(session);
+      throw e;
+    }
+    const limit = stream.session?.remoteSettings.maxConcurrentStreams;
+    if (limit !== undefined && limit > 0) {
+      session.limit = limit;
+    }
+    this.owner.set(stream, session);
+    stream.once("close", () => this.streamEnded(session));
+    return stream;
+  }
+
+  notifyResponseByteRead(stream: http2.ClientHttp2Stream): void {
+    this.owner.get(stream)?.manager.notifyResponseByteRead(stream);
+  }
+
+  /** Closes the sessions once their last stream has ended; no new streams are expected. */
+  retire(): void {
+    this.retired = true;
+    for (const session of [...this.sessions]) {
+      if (session.active === 0) {
+        this.closeSession(session);
+      }
+    }
+  }
+
+  /** Closes every session now, cancelling its streams. */
+  close(): void {
+    for (const session of [...this.sessions]) {
+      this.closeSession(session);
+    }
+  }
+
+  private sessionWithRoom(): Session {
+    const open = this.sessions.find((s) => s.active < s.limit && s.manager.state() !== "error");
+    if (open !== undefined) {
+      return open;
+    }
+    const failed = this.sessions.filter((s) => s.manager.state() === "error" && s.active === 0);
+    for (const session of failed) {
+      this.closeSession(session);
+    }
+    const session: Session = {
+      manager: new Http2SessionManager(this.authority, this.options.ping),
+      active: 0,
+      limit: this.options.assumedMaxConcurrentStreams,
+    };
+    this.sessions.push(session);
+    return session;
+  }
+
+  private streamEnded(session: Session): void {
+    session.active--;
+    if (session.active > 0) {
+      return;
+    }
+    // Keep one idle session per endpoint warm; drop extra ones and all of a retired endpoint's.
+    if (this.retired || this.sessions.length > 1) {
+      this.closeSession(session);
+    }
+  }
+
+  private closeSession(session: Session): void {
+    const index = this.sessions.indexOf(session);
+    if (index >= 0) {
+      this.sessions.splice(index, 1);
+    }
+    session.manager.abort();
+  }
+}

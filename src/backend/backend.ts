@@ -1,0 +1,60 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { Balancer } from "../balance/balancer.ts";
+import { createLeastRequestPicker, createRoundRobinPicker } from "../balance/picker.ts";
+import type { CallRequest } from "../call/call-request.ts";
+import type { CallResult } from "../call/call-result.ts";
+import { callResultFromError } from "../call/call-result-from-error.ts";
+import type { BackendConfig } from "../config/gateway-config.ts";
+import type { EndpointSource } from "../discovery/endpoint-source.ts";
+import { callUpstream, type UpstreamContext } from "../upstream/call-upstream.ts";
+
+/** A named group of pods: its discovery source, its balancer, and the way calls reach it. */
+export interface Backend {
+  readonly name: string;
+  readonly balancer: Balancer;
+  readonly source: EndpointSource;
+  /** Sends a call to one of the backend's endpoints, picked for this call alone. */
+  call(call: CallRequest, signal: AbortSignal, deadlineAt: number | undefined): Promise<CallResult>;
+  close(): void;
+}
+
+/** Time an endpoint that refused a connection is passed over while others remain. */
+const connectFailureCooldownMs = 1_000;
+
+/**
+ * Builds a backend from its config: subscribes the balancer to the source,
+ * and retires an endpoint's upstream sessions once it has left and its last
+ * call has ended.
+ */
+export function createBackend(config: BackendConfig, source: EndpointSource, upstream: UpstreamContext): Backend {
+  const balancer = new Balancer({
+    picker: config.balancer === "least_request" ? createLeastRequestPicker() : createRoundRobinPicker(),
+    now: upstream.now,
+    connectFailureCooldownMs,
+    onEndpointRetired: (endpoint) => {
+      upstream.client.retire(`http://${endpoint.address}`);
+      upstream.acceptedByEndpoint.delete(endpoint.address);
+    },
+  });
+  const unsubscribe = source.subscribe((endpoints) => balancer.update(endpoints));
+  return {
+    name: config.name,
+    balancer,
+    source,
+    call(call, signal, deadlineAt) {
+      const lease = balancer.pick();
+      if (lease === undefined) {
+        return Promise.resolve(
+          callResultFromError(
+            new ConnectError(`no endpoints available for backend "${config.name}"`, Code.Unavailable),
+          ),
+        );
+      }
+      return callUpstream(upstream, lease, call, signal, deadlineAt);
+    },
+    close() {
+      unsubscribe();
+      source.close();
+    },
+  };
+}

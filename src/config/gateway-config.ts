@@ -1,0 +1,73 @@
+/**
+ * The validated gateway configuration: what `loadConfig` returns after it has
+ * parsed the YAML file, checked every key and filled every default. Nothing
+ * downstream of the loader ever sees an optional that has a default.
+ *
+ * The YAML contract (users and acceptance checks drive it; extend, never break):
+ *
+ * ```yaml
+ * listeners:
+ *   - address: 127.0.0.1:8080        # HTTP/1.1 and h2c on one port
+ * admin:
+ *   address: 127.0.0.1:9901          # /healthz and /readyz
+ * routes:                             # first match wins
+ *   - services: ["greet.v1.GreetService", "shop.v1."]
+ *     backend: greet
+ * backends:
+ *   - name: greet
+ *     balancer: round_robin           # or least_request
+ *     discovery:
+ *       static:
+ *         endpoints: ["127.0.0.1:50051"]
+ * limits:
+ *   maxMessageBytes: 4194304
+ * ```
+ */
+export interface GatewayConfig {
+  readonly listeners: readonly ListenerConfig[];
+  /** The admin listener; absent when the file has no `admin` key. */
+  readonly admin: AdminConfig | undefined;
+  readonly routes: readonly RouteConfig[];
+  readonly backends: readonly BackendConfig[];
+  readonly limits: LimitsConfig;
+}
+
+/** A host and port to listen on or connect to. `host` is an IP literal (IPv6 without brackets) or a name. */
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface ListenerConfig {
+  readonly address: HostPort;
+}
+
+export interface AdminConfig {
+  readonly address: HostPort;
+}
+
+export interface RouteConfig {
+  /**
+   * Full service names (`greet.v1.GreetService`) or package prefixes ending
+   * in "." (`shop.v1.`). `undefined` matches every service.
+   */
+  readonly services: readonly string[] | undefined;
+  /** Name of a backend in `backends`; the loader checks that it exists. */
+  readonly backend: string;
+}
+
+export type BalancerName = "round_robin" | "least_request";
+
+export interface BackendConfig {
+  readonly name: string;
+  readonly balancer: BalancerName;
+  readonly discovery: DiscoveryConfig;
+}
+
+/** Exactly one discovery source per backend. Later issues add `kubernetes` and `dns`. */
+export type DiscoveryConfig = { readonly kind: "static"; readonly endpoints: readonly HostPort[] };
+
+export interface LimitsConfig {
+  /** Largest message accepted in either direction, after decompression. Default 4 MiB. */
+  readonly maxMessageBytes: number;
+}

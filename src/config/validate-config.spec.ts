@@ -1,0 +1,219 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError } from "./config-error.ts";
+import { DEFAULT_MAX_MESSAGE_BYTES, validateConfig } from "./validate-config.ts";
+
+type Raw = Record<string, unknown>;
+
+/** The example config from the task, as parsed YAML. */
+function example(): Raw {
+  return {
+    listeners: [{ address: "127.0.0.1:8080" }],
+    admin: { address: "127.0.0.1:9901" },
+    routes: [{ services: ["greet.v1.GreetService", "shop.v1."], backend: "greet" }, { backend: "greet" }],
+    backends: [
+      {
+        name: "greet",
+        balancer: "round_robin",
+        discovery: { static: { endpoints: ["127.0.0.1:50051", "127.0.0.1:50052", "127.0.0.1:50053"] } },
+      },
+    ],
+  };
+}
+
+/** A minimal valid config with `patch` applied to the top level. */
+function minimal(patch: Raw = {}): Raw {
+  return {
+    listeners: [{ address: "127.0.0.1:0" }],
+    routes: [{ backend: "greet" }],
+    backends: [backend()],
+    ...patch,
+  };
+}
+
+function backend(patch: Raw = {}): Raw {
+  return { name: "greet", discovery: { static: { endpoints: ["127.0.0.1:50051"] } }, ...patch };
+}
+
+/** The ConfigError thrown for `raw`; fails the test if validation passes. */
+function errorFor(raw: unknown): ConfigError {
+  try {
+    validateConfig(raw);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error("expected validateConfig to throw");
+}
+
+describe("validateConfig", () => {
+  it("accepts the example config and fills every default", () => {
+    expect(validateConfig(example())).toEqual({
+      listeners: [{ address: { host: "127.0.0.1", port: 8080 } }],
+      admin: { address: { host: "127.0.0.1", port: 9901 } },
+      routes: [
+        { services: ["greet.v1.GreetService", "shop.v1."], backend: "greet" },
+        { services: undefined, backend: "greet" },
+      ],
+      backends: [
+        {
+          name: "greet",
+          balancer: "round_robin",
+          discovery: {
+            kind: "static",
+            endpoints: [
+              { host: "127.0.0.1", port: 50051 },
+              { host: "127.0.0.1", port: 50052 },
+              { host: "127.0.0.1", port: 50053 },
+            ],
+          },
+        },
+      ],
+      limits: { maxMessageBytes: 4194304 },
+    });
+  });
+
+  it("defaults admin to undefined, balancer to round_robin and limits to 4 MiB", () => {
+    const config = validateConfig(minimal());
+    expect(config.admin).toBeUndefined();
+    expect(config.backends[0]?.balancer).toBe("round_robin");
+    expect(config.limits).toEqual({ maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES });
+    expect(validateConfig(minimal({ limits: {} })).limits.maxMessageBytes).toBe(4194304);
+  });
+
+  it("keeps explicit values", () => {
+    const config = validateConfig(
+      minimal({
+        listeners: [{ address: "0.0.0.0:8080" }, { address: "[::]:8081" }],
+        admin: { address: "[::1]:0" },
+        backends: [backend({ balancer: "least_request" })],
+        limits: { maxMessageBytes: 1024 },
+      }),
+    );
+    expect(config.listeners.map((listener) => listener.address)).toEqual([
+      { host: "0.0.0.0", port: 8080 },
+      { host: "::", port: 8081 },
+    ]);
+    expect(config.admin).toEqual({ address: { host: "::1", port: 0 } });
+    expect(config.backends[0]?.balancer).toBe("least_request");
+    expect(config.limits.maxMessageBytes).toBe(1024);
+  });
+
+  it("accepts a service name without a package and several backends", () => {
+    const config = validateConfig(
+      minimal({
+        routes: [{ services: ["Greeter", "a_b.C1"], backend: "greet" }, { backend: "shop-v1.2" }],
+        backends: [backend(), backend({ name: "shop-v1.2" })],
+      }),
+    );
+    expect(config.routes.map((route) => route.backend)).toEqual(["greet", "shop-v1.2"]);
+  });
+
+  it("reports the path and problem on the error object", () => {
+    const error = errorFor(minimal({ limits: { maxMessageBytes: "big" } }));
+    expect(error).toBeInstanceOf(Error);
+    expect(error.name).toBe("ConfigError");
+    expect(error.path).toBe("limits.maxMessageBytes");
+    expect(error.keyPath).toEqual(["limits", "maxMessageBytes"]);
+    expect(error.problem).toBe("expected a number, got string");
+    expect(error.message).toBe("limits.maxMessageBytes: expected a number, got string");
+  });
+
+  const backendWith = (patch: Raw): Raw => minimal({ backends: [backend(patch)] });
+  const endpoints = (list: unknown): Raw => backendWith({ discovery: { static: { endpoints: list } } });
+
+  it.each<[string, unknown, string]>([
+    // top level
+    ["not an object", "hello", "expected an object, got string"],
+    ["null document", null, "expected an object, got null"],
+    ["array document", [], "expected an object, got array"],
+    ["unknown top-level key", minimal({ listener: [] }), "listener: unknown key (expected one of: listeners, admin, routes, backends, limits)"],
+    ["missing listeners", { routes: [], backends: [] }, "listeners: missing required key"],
+    ["missing routes", { listeners: [{ address: "127.0.0.1:0" }], backends: [backend()] }, "routes: missing required key"],
+    ["missing backends", { listeners: [{ address: "127.0.0.1:0" }], routes: [{ backend: "greet" }] }, "backends: missing required key"],
+    // listeners and admin
+    ["listeners not an array", minimal({ listeners: { address: "127.0.0.1:0" } }), "listeners: expected an array, got object"],
+    ["empty listeners", minimal({ listeners: [] }), "listeners: must not be empty"],
+    ["listener not an object", minimal({ listeners: ["127.0.0.1:0"] }), "listeners[0]: expected an object, got string"],
+    ["listener unknown key", minimal({ listeners: [{ address: "127.0.0.1:0", tls: {} }] }), "listeners[0].tls: unknown key (expected one of: address)"],
+    ["listener without address", minimal({ listeners: [{}] }), "listeners[0].address: missing required key"],
+    ["listener address a number", minimal({ listeners: [{ address: 8080 }] }), "listeners[0].address: expected a string, got number"],
+    [
+      "listener address without port",
+      minimal({ listeners: [{ address: "127.0.0.1:0" }, { address: "localhost" }] }),
+      'listeners[1].address: invalid address "localhost": missing port',
+    ],
+    ["admin not an object", minimal({ admin: "127.0.0.1:9901" }), "admin: expected an object, got string"],
+    ["admin unknown key", minimal({ admin: { address: "127.0.0.1:9901", port: 1 } }), "admin.port: unknown key (expected one of: address)"],
+    ["admin address with scheme", minimal({ admin: { address: "http://127.0.0.1:9901" } }), 'admin.address: invalid address "http://127.0.0.1:9901": must not have a scheme'],
+    // routes
+    ["empty routes", minimal({ routes: [] }), "routes: must not be empty"],
+    ["route misspelled key", minimal({ routes: [{ servces: ["a.B"], backend: "greet" }] }), "routes[0].servces: unknown key (expected one of: services, backend)"],
+    ["route without backend", minimal({ routes: [{ services: ["a.B"] }] }), "routes[0].backend: missing required key"],
+    ["route backend not a string", minimal({ routes: [{ backend: 1 }] }), "routes[0].backend: expected a string, got number"],
+    ["route services not an array", minimal({ routes: [{ services: "a.B", backend: "greet" }] }), "routes[0].services: expected an array, got string"],
+    ["route services empty", minimal({ routes: [{ services: [], backend: "greet" }] }), "routes[0].services: must not be empty"],
+    ["route service not a string", minimal({ routes: [{ services: ["a.B", 3], backend: "greet" }] }), "routes[0].services[1]: expected a string, got number"],
+    ["route service with leading slash", minimal({ routes: [{ services: ["/greet.v1.Greet"], backend: "greet" }] }), 'routes[0].services[0]: "/greet.v1.Greet" is neither a full service name'],
+    ["route service with method", minimal({ routes: [{ services: ["greet.v1.Greet/Hello"], backend: "greet" }] }), 'routes[0].services[0]: "greet.v1.Greet/Hello" is neither'],
+    ["route service empty string", minimal({ routes: [{ services: [""], backend: "greet" }] }), 'routes[0].services[0]: "" is neither'],
+    ["route service double dot", minimal({ routes: [{ services: ["shop..v1."], backend: "greet" }] }), 'routes[0].services[0]: "shop..v1." is neither'],
+    ["route service lone dot", minimal({ routes: [{ services: ["."], backend: "greet" }] }), 'routes[0].services[0]: "." is neither'],
+    [
+      "route to an undefined backend",
+      minimal({ routes: [{ backend: "greet" }, { backend: "shop" }], backends: [backend(), backend({ name: "users" })] }),
+      'routes[1].backend: unknown backend "shop" (defined backends: greet, users)',
+    ],
+    // backends
+    ["backends not an array", minimal({ backends: backend() }), "backends: expected an array, got object"],
+    ["empty backends", minimal({ backends: [] }), "backends: must not be empty"],
+    ["backend unknown key", backendWith({ healthCheck: {} }), "backends[0].healthCheck: unknown key (expected one of: name, balancer, discovery)"],
+    ["backend without name", minimal({ backends: [{ discovery: { static: { endpoints: ["a:1"] } } }] }), "backends[0].name: missing required key"],
+    ["backend name not a string", backendWith({ name: 7 }), "backends[0].name: expected a string, got number"],
+    ["backend name with a space", backendWith({ name: "my greet" }), 'backends[0].name: "my greet" is not a valid backend name'],
+    ["backend name ending in a dash", backendWith({ name: "greet-" }), 'backends[0].name: "greet-" is not a valid backend name'],
+    ["backend name empty", backendWith({ name: "" }), 'backends[0].name: "" is not a valid backend name'],
+    [
+      "duplicate backend name",
+      minimal({ backends: [backend(), backend({ name: "other" }), backend()] }),
+      'backends[2].name: duplicate backend name "greet" (already used by backends[0])',
+    ],
+    ["unknown balancer", backendWith({ balancer: "random" }), 'backends[0].balancer: expected one of round_robin, least_request, got "random"'],
+    ["balancer not a string", backendWith({ balancer: 1 }), "backends[0].balancer: expected a string, got number"],
+    ["backend without discovery", minimal({ backends: [{ name: "greet" }] }), "backends[0].discovery: missing required key"],
+    ["discovery not an object", backendWith({ discovery: "static" }), "backends[0].discovery: expected an object, got string"],
+    ["discovery without a source", backendWith({ discovery: {} }), "backends[0].discovery: expected exactly one discovery source (one of: static)"],
+    ["unknown discovery source", backendWith({ discovery: { kubernetes: { service: "greet" } } }), "backends[0].discovery.kubernetes: unknown key (expected one of: static)"],
+    ["static not an object", backendWith({ discovery: { static: ["127.0.0.1:1"] } }), "backends[0].discovery.static: expected an object, got array"],
+    ["static unknown key", backendWith({ discovery: { static: { endpoint: ["127.0.0.1:1"] } } }), "backends[0].discovery.static.endpoint: unknown key (expected one of: endpoints)"],
+    ["static without endpoints", backendWith({ discovery: { static: {} } }), "backends[0].discovery.static.endpoints: missing required key"],
+    ["endpoints not an array", endpoints("127.0.0.1:1"), "backends[0].discovery.static.endpoints: expected an array, got string"],
+    ["endpoints empty", endpoints([]), "backends[0].discovery.static.endpoints: must not be empty"],
+    ["endpoint not a string", endpoints(["127.0.0.1:1", { host: "a" }]), "backends[0].discovery.static.endpoints[1]: expected a string, got object"],
+    ["endpoint with port 0", endpoints(["127.0.0.1:1", "a:2", "127.0.0.1:0"]), 'backends[0].discovery.static.endpoints[2]: invalid address "127.0.0.1:0": port 0 is out of range'],
+    ["endpoint junk", endpoints(["not an address"]), 'backends[0].discovery.static.endpoints[0]: invalid address "not an address": must not contain whitespace'],
+    // limits
+    ["limits not an object", minimal({ limits: 5 }), "limits: expected an object, got number"],
+    ["limits unknown key", minimal({ limits: { maxMessageSize: 1 } }), "limits.maxMessageSize: unknown key (expected one of: maxMessageBytes)"],
+    ["maxMessageBytes a string", minimal({ limits: { maxMessageBytes: "4MiB" } }), "limits.maxMessageBytes: expected a number, got string"],
+    ["maxMessageBytes null", minimal({ limits: { maxMessageBytes: null } }), "limits.maxMessageBytes: expected a number, got null"],
+    ["maxMessageBytes fractional", minimal({ limits: { maxMessageBytes: 1.5 } }), "limits.maxMessageBytes: expected an integer, got 1.5"],
+    ["maxMessageBytes zero", minimal({ limits: { maxMessageBytes: 0 } }), "limits.maxMessageBytes: must be at least 1, got 0"],
+    ["maxMessageBytes negative", minimal({ limits: { maxMessageBytes: -1 } }), "limits.maxMessageBytes: must be at least 1, got -1"],
+    ["maxMessageBytes infinite", minimal({ limits: { maxMessageBytes: Infinity } }), "limits.maxMessageBytes: expected an integer, got Infinity"],
+  ])("rejects %s", (_name, raw, message) => {
+    // `message` is the whole message or, for long ones, its start.
+    expect(errorFor(raw).message.slice(0, message.length)).toBe(message);
+  });
+
+  it("quotes keys that are not plain identifiers in the path", () => {
+    expect(errorFor(minimal({ "max bytes": 1 })).message).toBe(
+      '["max bytes"]: unknown key (expected one of: listeners, admin, routes, backends, limits)',
+    );
+  });
+
+  it("rejects an inherited-looking __proto__ key as unknown", () => {
+    const raw = minimal();
+    Object.defineProperty(raw, "__proto__", { value: {}, enumerable: true });
+    expect(errorFor(raw).path).toBe("__proto__");
+  });
+});

@@ -1,0 +1,56 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import {
+  assertByteStreamRequest,
+  createDeadlineSignal,
+  createLinkedAbortController,
+  type UniversalHandlerFn,
+} from "@connectrpc/connect/protocol";
+import type { Backend } from "../backend/backend.ts";
+import { callResultFromError } from "../call/call-result-from-error.ts";
+import type { ProtocolContext } from "../protocol/inbound-exchange.ts";
+import { negotiateProtocol } from "../protocol/negotiate-protocol.ts";
+import type { RouteTable } from "../route/route-table.ts";
+
+export interface CallHandlerOptions {
+  readonly routes: RouteTable;
+  readonly backends: ReadonlyMap<string, Backend>;
+  readonly protocol: ProtocolContext;
+  readonly now: () => number;
+}
+
+/**
+ * The path of every call, start to end: negotiate the client's protocol,
+ * decode the request into a neutral call, route it by service, start the
+ * deadline, let the backend pick an endpoint and call it, and encode the
+ * result back in the client's protocol. Any error on the way is answered in
+ * that protocol; nothing here throws past the adapter.
+ */
+export function createCallHandler(options: CallHandlerOptions): UniversalHandlerFn {
+  return async function handleCall(req) {
+    const negotiated = negotiateProtocol(req);
+    if (!("open" in negotiated)) {
+      return negotiated;
+    }
+    assertByteStreamRequest(req);
+    const exchange = negotiated.open(req, negotiated.rpc, options.protocol);
+    if (exchange.error !== undefined) {
+      return exchange.respond(callResultFromError(exchange.error));
+    }
+    const call = exchange.request;
+    const route = options.routes.match(call.service);
+    const backend = route === undefined ? undefined : options.backends.get(route.backend);
+    if (backend === undefined) {
+      return exchange.respond(
+        callResultFromError(new ConnectError(`no route for service "${call.service}"`, Code.Unimplemented)),
+      );
+    }
+    const deadline = createDeadlineSignal(call.timeoutMs);
+    const deadlineAt = call.timeoutMs === undefined ? undefined : options.now() + call.timeoutMs;
+    const linked = createLinkedAbortController(call.signal, deadline.signal);
+    // The client's request signal aborts when its stream closes, whichever way:
+    // that is the one moment the timer is certainly no longer needed.
+    call.signal.addEventListener("abort", deadline.cleanup, { once: true });
+    const result = await backend.call(call, linked.signal, deadlineAt);
+    return exchange.respond(result);
+  };
+}

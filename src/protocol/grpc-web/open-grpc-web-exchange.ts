@@ -1,0 +1,104 @@
+import { base64Encode } from "@bufbuild/protobuf/wire";
+import { ConnectError } from "@connectrpc/connect";
+import { encodeEnvelope, pipe, transformSplitEnvelope } from "@connectrpc/connect/protocol";
+import {
+  parseContentType,
+  parseTimeout,
+  setTrailerStatus,
+  trailerFlag,
+  trailerSerialize,
+} from "@connectrpc/connect/protocol-grpc-web";
+import type { CallRequest } from "../../call/call-request.ts";
+import type { CallResult } from "../../call/call-result.ts";
+import { guardResult } from "../../call/guard-result.ts";
+import {
+  adaptEncoding,
+  identity,
+  parseEncodingList,
+  requireEncoding,
+} from "../../call/message-encoding.ts";
+import { grpcProtocolHeaders, metadataFromHeaders } from "../../call/metadata.ts";
+import { codecNotSupported } from "../codec-not-supported.ts";
+import type { OpenExchange, ProtocolContext } from "../inbound-exchange.ts";
+import { decodeBase64Stream } from "./decode-base64-stream.ts";
+
+const grpcWebProtocolHeaders: ReadonlySet<string> = new Set([...grpcProtocolHeaders, "x-grpc-web"]);
+
+/**
+ * gRPC-Web in (binary and text), over HTTP/1.1 or HTTP/2. Browsers cannot
+ * read HTTP trailers, so the status travels as a last body frame (flag 0x80)
+ * holding an HTTP/1-style header block; in text mode every frame goes out
+ * base64-encoded on its own, so a client can decode each as it arrives.
+ */
+export const openGrpcWebExchange: OpenExchange = (req, rpc, context) => {
+  const contentType = req.header.get("content-type") ?? "";
+  const text = parseContentType(contentType)?.text === true;
+  let error: ConnectError | undefined;
+  const timeout = parseTimeout(req.header.get("grpc-timeout"), Number.MAX_SAFE_INTEGER);
+  error = timeout.error;
+  let encoding = identity;
+  try {
+    encoding = requireEncoding(req.header.get("grpc-encoding"), context.compressions);
+  } catch (e) {
+    error ??= ConnectError.from(e);
+  }
+  if (/\+json/i.test(contentType)) {
+    error ??= codecNotSupported(contentType);
+  }
+  const acceptEncoding = parseEncodingList(req.header.get("grpc-accept-encoding"));
+  const bytes = text ? decodeBase64Stream(req.body) : req.body;
+  const request: CallRequest = {
+    protocol: "grpc-web",
+    ...rpc,
+    authority: new URL(req.url).host,
+    metadata: metadataFromHeaders(req.header, grpcWebProtocolHeaders),
+    timeoutMs: timeout.error === undefined ? timeout.timeoutMs : undefined,
+    encoding,
+    acceptEncoding,
+    messages: pipe(bytes, transformSplitEnvelope(context.readMaxBytes)),
+    signal: req.signal,
+  };
+  const responseType = text ? "application/grpc-web-text+proto" : "application/grpc-web+proto";
+  return {
+    request,
+    error,
+    respond: (result) => Promise.resolve(respondGrpcWeb(result, responseType, text, acceptEncoding, context)),
+  };
+};
+
+function respondGrpcWeb(
+  result: CallResult,
+  contentType: string,
+  text: boolean,
+  acceptEncoding: readonly string[],
+  context: ProtocolContext,
+) {
+  const header = new Headers(result.header);
+  header.set("content-type", contentType);
+  header.set("grpc-accept-encoding", [...context.compressions.keys()].join(","));
+  const adapted =
+    result.immediateError === undefined
+      ? adaptEncoding(result.messages, result.encoding, acceptEncoding, context.compressions, context.readMaxBytes)
+      : { encoding: identity, messages: result.messages };
+  if (adapted.encoding !== identity) {
+    header.set("grpc-encoding", adapted.encoding);
+  }
+  const read = guardResult(result, adapted.messages);
+  async function* frames(): AsyncIterable<Uint8Array> {
+    for await (const message of read.messages) {
+      yield encodeEnvelope(message.flags, message.data);
+    }
+    const end = read.end();
+    const trailer = new Headers(end.trailer);
+    setTrailerStatus(trailer, end.error);
+    yield encodeEnvelope(trailerFlag, trailerSerialize(trailer));
+  }
+  return { status: 200, header, body: text ? encodeBase64Frames(frames()) : frames() };
+}
+
+async function* encodeBase64Frames(frames: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+  const encoder = new TextEncoder();
+  for await (const frame of frames) {
+    yield encoder.encode(base64Encode(frame, "std"));
+  }
+}

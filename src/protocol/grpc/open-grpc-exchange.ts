@@ -1,0 +1,92 @@
+import { ConnectError } from "@connectrpc/connect";
+import { encodeEnvelope, pipe, transformSplitEnvelope } from "@connectrpc/connect/protocol";
+import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import type { CallRequest } from "../../call/call-request.ts";
+import type { CallResult } from "../../call/call-result.ts";
+import { guardResult } from "../../call/guard-result.ts";
+import {
+  adaptEncoding,
+  identity,
+  parseEncodingList,
+  requireEncoding,
+} from "../../call/message-encoding.ts";
+import { grpcProtocolHeaders, metadataFromHeaders } from "../../call/metadata.ts";
+import { codecNotSupported } from "../codec-not-supported.ts";
+import type { OpenExchange, ProtocolContext } from "../inbound-exchange.ts";
+
+/**
+ * gRPC over HTTP/2 in, the protocol edgegate speaks to pods as well: headers,
+ * messages and trailers map one to one, so messages pass through untouched
+ * and only the protocol headers are written anew (timeout recomputed,
+ * encodings negotiated per side).
+ */
+export const openGrpcExchange: OpenExchange = (req, rpc, context) => {
+  const contentType = req.header.get("content-type") ?? "application/grpc";
+  let error: ConnectError | undefined;
+  const timeout = parseTimeout(req.header.get("grpc-timeout"), Number.MAX_SAFE_INTEGER);
+  error = timeout.error;
+  let encoding = identity;
+  try {
+    encoding = requireEncoding(req.header.get("grpc-encoding"), context.compressions);
+  } catch (e) {
+    error ??= ConnectError.from(e);
+  }
+  if (/\+json/i.test(contentType)) {
+    error ??= codecNotSupported(contentType);
+  }
+  const acceptEncoding = parseEncodingList(req.header.get("grpc-accept-encoding"));
+  const request: CallRequest = {
+    protocol: "grpc",
+    ...rpc,
+    authority: new URL(req.url).host,
+    metadata: metadataFromHeaders(req.header, grpcProtocolHeaders),
+    timeoutMs: timeout.error === undefined ? timeout.timeoutMs : undefined,
+    encoding,
+    acceptEncoding,
+    messages: pipe(req.body, transformSplitEnvelope(context.readMaxBytes)),
+    signal: req.signal,
+  };
+  return {
+    request,
+    error,
+    respond: (result) => Promise.resolve(respondGrpc(result, contentType, acceptEncoding, context)),
+  };
+};
+
+function respondGrpc(
+  result: CallResult,
+  contentType: string,
+  acceptEncoding: readonly string[],
+  context: ProtocolContext,
+) {
+  const header = new Headers(result.header);
+  header.set("content-type", contentType);
+  header.set("grpc-accept-encoding", [...context.compressions.keys()].join(","));
+  if (result.immediateError !== undefined) {
+    // Trailers-only: status and trailing metadata in the one HEADERS frame.
+    result.end().trailer.forEach((value, name) => header.append(name, value));
+    setTrailerStatus(header, result.immediateError);
+    return { status: 200, header };
+  }
+  const adapted = adaptEncoding(
+    result.messages,
+    result.encoding,
+    acceptEncoding,
+    context.compressions,
+    context.readMaxBytes,
+  );
+  if (adapted.encoding !== identity) {
+    header.set("grpc-encoding", adapted.encoding);
+  }
+  const read = guardResult(result, adapted.messages);
+  const trailer = new Headers();
+  async function* body(): AsyncIterable<Uint8Array> {
+    for await (const message of read.messages) {
+      yield encodeEnvelope(message.flags, message.data);
+    }
+    const end = read.end();
+    end.trailer.forEach((value, name) => trailer.append(name, value));
+    setTrailerStatus(trailer, end.error);
+  }
+  return { status: 200, header, body: body(), trailer };
+}

@@ -1,0 +1,199 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import {
+  type EnvelopedMessage,
+  compressedFlag,
+  encodeEnvelope,
+  pipe,
+  transformSplitEnvelope,
+  type UniversalClientResponse,
+} from "@connectrpc/connect/protocol";
+import { codeFromHttpStatus, findTrailerError, parseContentType } from "@connectrpc/connect/protocol-grpc";
+import type { Lease } from "../balance/balancer.ts";
+import type { Endpoint } from "../balance/endpoint.ts";
+import type { CallRequest } from "../call/call-request.ts";
+import type { CallResult } from "../call/call-result.ts";
+import { callResultFromError } from "../call/call-result-from-error.ts";
+import { formatGrpcTimeout } from "../call/grpc-timeout.ts";
+import {
+  adaptEncoding,
+  type CompressionRegistry,
+  identity,
+  parseEncodingList,
+  requireEncoding,
+} from "../call/message-encoding.ts";
+import { grpcProtocolHeaders, metadataFromHeaders } from "../call/metadata.ts";
+import { describeConnectFailure } from "./describe-connect-failure.ts";
+import type { UpstreamClient } from "./upstream-client.ts";
+
+/** What the upstream stage needs, injected once per gateway. */
+export interface UpstreamContext {
+  readonly client: UpstreamClient;
+  readonly compressions: CompressionRegistry;
+  readonly readMaxBytes: number;
+  readonly now: () => number;
+  /**
+   * Encodings each endpoint said it accepts (`grpc-accept-encoding` of its
+   * last answer), so compressed client messages can pass through untouched.
+   */
+  readonly acceptedByEndpoint: Map<string, readonly string[]>;
+}
+
+/** Response headers that describe the pod's hop, not the call. */
+const upstreamOnlyHeaders: ReadonlySet<string> = new Set([...grpcProtocolHeaders, "date"]);
+
+/**
+ * Sends one call to one pod as native gRPC over HTTP/2 and returns its
+ * answer in neutral form. Messages are re-framed, never decoded; the
+ * remaining time goes up as `grpc-timeout`; the client's accepted encodings
+ * go up so the pod compresses only what the client can read. Whatever goes
+ * wrong (connection refused, a non-gRPC answer, a stream cut short) becomes a
+ * status here, so protocols only ever encode a CallResult.
+ */
+export async function callUpstream(
+  context: UpstreamContext,
+  lease: Lease,
+  call: CallRequest,
+  signal: AbortSignal,
+  deadlineAt: number | undefined,
+): Promise<CallResult> {
+  const endpoint = lease.endpoint;
+  const header = new Headers(call.metadata);
+  header.set("content-type", "application/grpc");
+  header.set("te", "trailers");
+  if (deadlineAt !== undefined) {
+    header.set("grpc-timeout", formatGrpcTimeout(deadlineAt - context.now()));
+  }
+  const accepted = call.acceptEncoding.filter((name) => context.compressions.has(name));
+  header.set("grpc-accept-encoding", [...accepted, identity].join(","));
+  let response: UniversalClientResponse;
+  try {
+    const outgoing = adaptEncoding(
+      call.messages,
+      call.encoding,
+      context.acceptedByEndpoint.get(endpoint.address) ?? [],
+      context.compressions,
+      context.readMaxBytes,
+    );
+    if (outgoing.encoding !== identity) {
+      header.set("grpc-encoding", outgoing.encoding);
+    }
+    response = await context.client.request({
+      url: `http://${endpoint.address}${call.path}`,
+      method: "POST",
+      header,
+      body: pipe(outgoing.messages, frameMessages),
+      signal,
+    });
+  } catch (e) {
+    lease.release();
+    const error = ConnectError.from(e);
+    if (signal.aborted) {
+      return callResultFromError(error);
+    }
+    lease.connectFailed();
+    return callResultFromError(
+      new ConnectError(describeConnectFailure(error), error.code === Code.Unknown ? Code.Unavailable : error.code),
+    );
+  }
+  return readUpstreamResponse(context, lease, endpoint, response);
+}
+
+async function readUpstreamResponse(
+  context: UpstreamContext,
+  lease: Lease,
+  endpoint: Endpoint,
+  response: UniversalClientResponse,
+): Promise<CallResult> {
+  const accept = response.header.get("grpc-accept-encoding");
+  if (accept !== null) {
+    context.acceptedByEndpoint.set(endpoint.address, parseEncodingList(accept));
+  }
+  const metadata = metadataFromHeaders(response.header, upstreamOnlyHeaders);
+  const contentType = response.header.get("content-type");
+  let early: ConnectError | undefined;
+  let encoding = identity;
+  if (response.status !== 200) {
+    early = new ConnectError(`upstream answered HTTP ${response.status}`, codeFromHttpStatus(response.status));
+  } else if (parseContentType(contentType) === undefined) {
+    early = new ConnectError(`upstream answered with content-type "${contentType}", not gRPC`, Code.Unknown);
+  } else {
+    try {
+      encoding = requireEncoding(response.header.get("grpc-encoding"), context.compressions);
+    } catch (e) {
+      early = new ConnectError(`upstream used an unsupported encoding: ${ConnectError.from(e).message}`, Code.Internal);
+    }
+  }
+  if (early === undefined && response.header.has("grpc-status")) {
+    // Trailers-only: the status and the trailing metadata are in the headers.
+    early = findTrailerError(response.header);
+    if (early === undefined) {
+      await drain(response.body);
+      lease.release();
+      return {
+        header: new Headers(),
+        encoding: identity,
+        messages: emptyMessages(),
+        end: () => ({ error: undefined, trailer: metadata }),
+        immediateError: undefined,
+      };
+    }
+    await drain(response.body);
+    lease.release();
+    return callResultFromError(early, new Headers(), metadata);
+  }
+  if (early !== undefined) {
+    await drain(response.body);
+    lease.release();
+    return callResultFromError(early, metadata);
+  }
+  let failure: ConnectError | undefined;
+  let done = false;
+  async function* messages(): AsyncIterable<EnvelopedMessage> {
+    try {
+      yield* pipe(response.body, transformSplitEnvelope(context.readMaxBytes));
+      done = true;
+    } catch (e) {
+      failure = ConnectError.from(e);
+    } finally {
+      lease.release();
+    }
+  }
+  return {
+    header: metadata,
+    encoding,
+    messages: messages(),
+    end() {
+      if (failure !== undefined) {
+        return { error: failure, trailer: new Headers() };
+      }
+      const trailer = metadataFromHeaders(response.trailer, grpcProtocolHeaders);
+      if (!done || !response.trailer.has("grpc-status")) {
+        return {
+          error: new ConnectError("protocol error: upstream ended the call without a grpc-status", Code.Unknown),
+          trailer,
+        };
+      }
+      return { error: findTrailerError(response.trailer), trailer };
+    },
+    immediateError: undefined,
+  };
+}
+
+/** Puts each message back into the 5-byte envelope; only the compressed flag travels upstream. */
+async function* frameMessages(messages: AsyncIterable<EnvelopedMessage>): AsyncIterable<Uint8Array> {
+  for await (const message of messages) {
+    yield encodeEnvelope(message.flags & compressedFlag, message.data);
+  }
+}
+
+async function drain(body: AsyncIterable<Uint8Array>): Promise<void> {
+  try {
+    for await (const _ of body) {
+      // discard: an error answer has no messages worth reading
+    }
+  } catch {
+    // the status is already known; a broken body adds nothing
+  }
+}
+
+async function* emptyMessages(): AsyncIterable<EnvelopedMessage> {}
