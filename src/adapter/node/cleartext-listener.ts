@@ -39,6 +39,7 @@ export async function listenCleartext(address: HostPort, handler: NodeRequestHan
   });
   const server = net.createServer((socket) => {
     sockets.add(socket);
+    socket.setNoDelay(true);
     socket.once("close", () => sockets.delete(socket));
     socket.on("error", () => socket.destroy());
     sniff(socket, (isHttp2) => (isHttp2 ? h2 : h1).emit("connection", socket));

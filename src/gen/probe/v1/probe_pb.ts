@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file probe/v1/probe.proto.
  */
 export const file_probe_v1_probe: GenFile = /*@__PURE__*/
-  fileDesc("ChRwcm9iZS92MS9wcm9iZS5wcm90bxIIcHJvYmUudjEitwMKDFByb2JlUmVxdWVzdBIRCglmYWlsX2NvZGUYASABKA0SFAoMZmFpbF9tZXNzYWdlGAIgASgJEhMKC2ZhaWxfZGV0YWlsGAMgASgJEhAKCHNsZWVwX21zGAQgASgNEkUKEHJlc3BvbnNlX2hlYWRlcnMYBSADKAsyKy5wcm9iZS52MS5Qcm9iZVJlcXVlc3QuUmVzcG9uc2VIZWFkZXJzRW50cnkSRwoRcmVzcG9uc2VfdHJhaWxlcnMYBiADKAsyLC5wcm9iZS52MS5Qcm9iZVJlcXVlc3QuUmVzcG9uc2VUcmFpbGVyc0VudHJ5Eg8KB3BheWxvYWQYByABKAwSFAoMcGF5bG9hZF9zaXplGAggASgNEg0KBWNvdW50GAkgASgNEhMKC2ludGVydmFsX21zGAogASgNEgsKA3RhZxgLIAEoCRo2ChRSZXNwb25zZUhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjcKFVJlc3BvbnNlVHJhaWxlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIsgBCg1Qcm9iZVJlc3BvbnNlEgsKA3BvZBgBIAEoCRJECg9yZXF1ZXN0X2hlYWRlcnMYAiADKAsyKy5wcm9iZS52MS5Qcm9iZVJlc3BvbnNlLlJlcXVlc3RIZWFkZXJzRW50cnkSDwoHcGF5bG9hZBgDIAEoDBINCgVjb3VudBgEIAEoDRINCgVpbmRleBgFIAEoDRo1ChNSZXF1ZXN0SGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEylAIKDFByb2JlU2VydmljZRI4CgVQcm9iZRIWLnByb2JlLnYxLlByb2JlUmVxdWVzdBoXLnByb2JlLnYxLlByb2JlUmVzcG9uc2USQAoLUHJvYmVTdHJlYW0SFi5wcm9iZS52MS5Qcm9iZVJlcXVlc3QaFy5wcm9iZS52MS5Qcm9iZVJlc3BvbnNlMAESRgoRUHJvYmVDbGllbnRTdHJlYW0SFi5wcm9iZS52MS5Qcm9iZVJlcXVlc3QaFy5wcm9iZS52MS5Qcm9iZVJlc3BvbnNlKAESQAoJUHJvYmVCaWRpEhYucHJvYmUudjEuUHJvYmVSZXF1ZXN0GhcucHJvYmUudjEuUHJvYmVSZXNwb25zZSgBMAFiBnByb3RvMw");
+  fileDesc("ChRwcm9iZS92MS9wcm9iZS5wcm90bxIIcHJvYmUudjEitwMKDFByb2JlUmVxdWVzdBIRCglmYWlsX2NvZGUYASABKA0SFAoMZmFpbF9tZXNzYWdlGAIgASgJEhMKC2ZhaWxfZGV0YWlsGAMgASgJEhAKCHNsZWVwX21zGAQgASgNEkUKEHJlc3BvbnNlX2hlYWRlcnMYBSADKAsyKy5wcm9iZS52MS5Qcm9iZVJlcXVlc3QuUmVzcG9uc2VIZWFkZXJzRW50cnkSRwoRcmVzcG9uc2VfdHJhaWxlcnMYBiADKAsyLC5wcm9iZS52MS5Qcm9iZVJlcXVlc3QuUmVzcG9uc2VUcmFpbGVyc0VudHJ5Eg8KB3BheWxvYWQYByABKAwSFAoMcGF5bG9hZF9zaXplGAggASgNEg0KBWNvdW50GAkgASgNEhMKC2ludGVydmFsX21zGAogASgNEgsKA3RhZxgLIAEoCRo2ChRSZXNwb25zZUhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjcKFVJlc3BvbnNlVHJhaWxlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIsgBCg1Qcm9iZVJlc3BvbnNlEgsKA3BvZBgBIAEoCRJECg9yZXF1ZXN0X2hlYWRlcnMYAiADKAsyKy5wcm9iZS52MS5Qcm9iZVJlc3BvbnNlLlJlcXVlc3RIZWFkZXJzRW50cnkSDwoHcGF5bG9hZBgDIAEoDBINCgVjb3VudBgEIAEoDRINCgVpbmRleBgFIAEoDRo1ChNSZXF1ZXN0SGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiKAoLUHJvYmVEZXRhaWwSDAoEdGV4dBgBIAEoCRILCgNwb2QYAiABKAkylAIKDFByb2JlU2VydmljZRI4CgVQcm9iZRIWLnByb2JlLnYxLlByb2JlUmVxdWVzdBoXLnByb2JlLnYxLlByb2JlUmVzcG9uc2USQAoLUHJvYmVTdHJlYW0SFi5wcm9iZS52MS5Qcm9iZVJlcXVlc3QaFy5wcm9iZS52MS5Qcm9iZVJlc3BvbnNlMAESRgoRUHJvYmVDbGllbnRTdHJlYW0SFi5wcm9iZS52MS5Qcm9iZVJlcXVlc3QaFy5wcm9iZS52MS5Qcm9iZVJlc3BvbnNlKAESQAoJUHJvYmVCaWRpEhYucHJvYmUudjEuUHJvYmVSZXF1ZXN0GhcucHJvYmUudjEuUHJvYmVSZXNwb25zZSgBMAFiBnByb3RvMw");
 
 /**
  * @generated from message probe.v1.ProbeRequest
@@ -131,6 +131,30 @@ export type ProbeResponse = Message<"probe.v1.ProbeResponse"> & {
  */
 export const ProbeResponseSchema: GenMessage<ProbeResponse> = /*@__PURE__*/
   messageDesc(file_probe_v1_probe, 1);
+
+/**
+ * The error detail a probe pod attaches when `fail_detail` is set.
+ *
+ * @generated from message probe.v1.ProbeDetail
+ */
+export type ProbeDetail = Message<"probe.v1.ProbeDetail"> & {
+  /**
+   * @generated from field: string text = 1;
+   */
+  text: string;
+
+  /**
+   * @generated from field: string pod = 2;
+   */
+  pod: string;
+};
+
+/**
+ * Describes the message probe.v1.ProbeDetail.
+ * Use `create(ProbeDetailSchema)` to create a new message.
+ */
+export const ProbeDetailSchema: GenMessage<ProbeDetail> = /*@__PURE__*/
+  messageDesc(file_probe_v1_probe, 2);
 
 /**
  * @generated from service probe.v1.ProbeService

@@ -1,0 +1,121 @@
+import * as http from "node:http";
+import type { ConnectRouter, Transport } from "@connectrpc/connect";
+import {
+  compressionGzip,
+  createConnectTransport,
+  createGrpcTransport,
+  createGrpcWebTransport,
+} from "@connectrpc/connect-node";
+import { nodeRuntime } from "../../src/adapter/node/node-runtime.ts";
+import { type Pod, startPod } from "../../src/adapter/node/start-pod.ts";
+import { validateConfig } from "../../src/config/validate-config.ts";
+import { greetRoutes } from "../../src/demo/greet-service.ts";
+import { createGateway, type Gateway } from "../../src/gateway/create-gateway.ts";
+import { createLogger } from "../../src/log/logger.ts";
+import { type ProbeLog, probeRoutes } from "./probe-service.ts";
+
+/** A gateway in front of real pods on loopback, as the tests drive it. */
+export interface Harness {
+  readonly pods: Pod[];
+  /** What the probe pods observed, by request tag. */
+  readonly probes: ProbeLog;
+  readonly gateway: Gateway;
+  /** `http://127.0.0.1:PORT` of the gateway's listener. */
+  readonly baseUrl: string;
+  /** Log lines the gateway wrote. */
+  readonly logs: string[];
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  readonly pods?: number;
+  readonly balancer?: "round_robin" | "least_request";
+  /** Extra raw config merged at the top level (validated like a file). */
+  readonly config?: Record<string, unknown>;
+  /** Extra static endpoints for the backend (e.g. a closed port). */
+  readonly extraEndpoints?: string[];
+}
+
+/** Every demo and probe route on one pod, like a real multi-service deployment. */
+function podRoutes(name: string, probes: ProbeLog): (router: ConnectRouter) => void {
+  return (router) => {
+    greetRoutes(name)(router);
+    probeRoutes(name, probes)(router);
+  };
+}
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const probes: ProbeLog = new Map();
+  const pods: Pod[] = [];
+  for (let i = 0; i < (options.pods ?? 3); i++) {
+    const name = `pod-${String.fromCharCode(97 + i)}`;
+    pods.push(await startPod(name, podRoutes(name, probes)));
+  }
+  const endpoints = [...pods.map((p) => `${p.address.host}:${p.address.port}`), ...(options.extraEndpoints ?? [])];
+  const config = validateConfig({
+    listeners: [{ address: "127.0.0.1:0" }],
+    admin: { address: "127.0.0.1:0" },
+    routes: [{ services: ["greet.v1.", "probe.v1.ProbeService"], backend: "pods" }],
+    backends: [{ name: "pods", balancer: options.balancer ?? "round_robin", discovery: { static: { endpoints } } }],
+    ...options.config,
+  });
+  const logs: string[] = [];
+  const gateway = await createGateway(config, nodeRuntime, createLogger("debug", (line) => logs.push(line)));
+  const listener = gateway.listeners[0];
+  if (listener === undefined) {
+    throw new Error("gateway has no listener");
+  }
+  return {
+    pods,
+    probes,
+    gateway,
+    baseUrl: `http://127.0.0.1:${listener.port}`,
+    logs,
+    async close() {
+      await gateway.close();
+      await Promise.all(pods.map((p) => p.close()));
+    },
+  };
+}
+
+/** The client transports under test, each over a single connection to the gateway. */
+export type TransportName = "connect-h1" | "connect-h2" | "grpc-web-h1" | "grpc-web-h2" | "grpc";
+
+export const allTransports: readonly TransportName[] = ["connect-h1", "connect-h2", "grpc-web-h1", "grpc-web-h2", "grpc"];
+
+/** Transports that can carry client and bidi streams (HTTP/2 only). */
+export const fullDuplexTransports: readonly TransportName[] = ["connect-h2", "grpc"];
+
+export interface TransportOptions {
+  readonly gzip?: boolean;
+}
+
+/**
+ * A connect-es transport of the given kind to the gateway. HTTP/1.1 ones use
+ * an agent with one socket, HTTP/2 ones one session: either way one client
+ * connection carries every call, which is the situation a ClusterIP Service
+ * cannot balance.
+ */
+export function createTransport(
+  name: TransportName,
+  baseUrl: string,
+  options: TransportOptions = {},
+): Transport {
+  const compression = options.gzip === true
+    ? { sendCompression: compressionGzip, acceptCompression: [compressionGzip], compressMinBytes: 1 }
+    : { acceptCompression: [] };
+  const h1 = { httpVersion: "1.1" as const, nodeOptions: { agent: new http.Agent({ keepAlive: true, maxSockets: 1 }) } };
+  const h2 = { httpVersion: "2" as const };
+  switch (name) {
+    case "connect-h1":
+      return createConnectTransport({ baseUrl, ...h1, ...compression });
+    case "connect-h2":
+      return createConnectTransport({ baseUrl, ...h2, ...compression });
+    case "grpc-web-h1":
+      return createGrpcWebTransport({ baseUrl, ...h1, ...compression });
+    case "grpc-web-h2":
+      return createGrpcWebTransport({ baseUrl, ...h2, ...compression });
+    case "grpc":
+      return createGrpcTransport({ baseUrl, ...compression });
+  }
+}
