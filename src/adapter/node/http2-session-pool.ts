@@ -17,6 +17,8 @@ interface Session {
   readonly manager: Http2SessionManager;
   active: number;
   limit: number;
+  /** The node sessions (one per reconnect) whose SETTINGS we follow. */
+  readonly watched: WeakSet<http2.ClientHttp2Session>;
 }
 
 /**
@@ -33,10 +35,13 @@ export class EndpointSessions {
   private readonly sessions: Session[] = [];
   private readonly owner = new WeakMap<http2.ClientHttp2Stream, Session>();
   private retired = false;
+  /** The peer's last known limit: a new session to the same pod starts from it. */
+  private knownLimit: number;
 
   constructor(authority: string, options: SessionPoolOptions) {
     this.authority = authority;
     this.options = options;
+    this.knownLimit = options.assumedMaxConcurrentStreams;
   }
 
   /** Streams open over all sessions. */
@@ -64,10 +69,7 @@ export class EndpointSessions {
       this.streamEnded(session);
       throw e;
     }
-    const limit = stream.session?.remoteSettings.maxConcurrentStreams;
-    if (limit !== undefined && limit > 0) {
-      session.limit = limit;
-    }
+    this.learnLimit(session, stream.session);
     this.owner.set(stream, session);
     stream.once("close", () => this.streamEnded(session));
     return stream;
@@ -94,6 +96,26 @@ export class EndpointSessions {
     }
   }
 
+  /**
+   * Follows the peer's SETTINGS_MAX_CONCURRENT_STREAMS: read once the
+   * session exists, and again whenever the peer sends new SETTINGS.
+   */
+  private learnLimit(session: Session, h2: http2.ClientHttp2Session | undefined): void {
+    if (h2 === undefined || session.watched.has(h2)) {
+      return;
+    }
+    session.watched.add(h2);
+    const apply = (settings: http2.Settings) => {
+      const limit = settings.maxConcurrentStreams;
+      if (limit !== undefined && limit > 0) {
+        session.limit = limit;
+        this.knownLimit = limit;
+      }
+    };
+    apply(h2.remoteSettings);
+    h2.on("remoteSettings", apply);
+  }
+
   private sessionWithRoom(): Session {
     const open = this.sessions.find((s) => s.active < s.limit && s.manager.state() !== "error");
     if (open !== undefined) {
@@ -106,7 +128,8 @@ export class EndpointSessions {
     const session: Session = {
       manager: new Http2SessionManager(this.authority, this.options.ping),
       active: 0,
-      limit: this.options.assumedMaxConcurrentStreams,
+      limit: this.knownLimit,
+      watched: new WeakSet(),
     };
     this.sessions.push(session);
     return session;
