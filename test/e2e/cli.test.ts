@@ -1,0 +1,115 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startPod, type Pod } from "../../src/adapter/node/start-pod.ts";
+import { greetRoutes } from "../../src/demo/greet-service.ts";
+import { GreetService } from "../../src/gen/greet/v1/greet_pb.ts";
+
+const root = new URL("../..", import.meta.url).pathname;
+const bin = join(root, "bin/edgegate.js");
+// The pinned Node from the `node` package, as npm scripts and npx use it.
+const node = join(root, "node_modules/.bin/node");
+
+function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(node, [bin, ...args], { timeout: 20_000 }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 1, stdout, stderr });
+    });
+  });
+}
+
+/** Starts `edgegate serve` and resolves once it has logged its listeners. */
+function serve(config: string): Promise<{ child: ChildProcess; port: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(node, [bin, "serve", "--config", config], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout?.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /"listeners":\["127\.0\.0\.1:(\d+)"\]/.exec(out);
+      if (match?.[1] !== undefined) {
+        resolve({ child, port: Number(match[1]) });
+      }
+    });
+    child.stderr?.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    child.once("exit", (code) => reject(new Error(`edgegate exited with ${code}: ${out}`)));
+  });
+}
+
+describe("the edgegate command", () => {
+  let dir: string;
+  let pods: Pod[];
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "edgegate-cli-"));
+    pods = await Promise.all(["pod-a", "pod-b"].map((name) => startPod(name, greetRoutes(name))));
+  });
+  afterAll(() => Promise.all(pods.map((p) => p.close())));
+
+  async function configFile(name: string, text: string): Promise<string> {
+    const path = join(dir, name);
+    await writeFile(path, text);
+    return path;
+  }
+
+  it("serves a config file: calls through the listener reach both pods", async () => {
+    const endpoints = pods.map((p) => `"127.0.0.1:${p.address.port}"`).join(", ");
+    const path = await configFile(
+      "ok.yaml",
+      `listeners:\n  - address: 127.0.0.1:0\nroutes:\n  - services: ["greet.v1.GreetService"]\n    backend: greet\nbackends:\n  - name: greet\n    discovery:\n      static:\n        endpoints: [${endpoints}]\n`,
+    );
+    const { child, port } = await serve(path);
+    try {
+      const client = createClient(GreetService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` }));
+      const seen = new Set<string>();
+      for (let i = 0; i < 4; i++) {
+        seen.add((await client.greet({ name: "cli" })).pod);
+      }
+      expect(seen).toEqual(new Set(["pod-a", "pod-b"]));
+    } finally {
+      const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+    }
+  });
+
+  it("rejects an unknown key, naming it, with a non-zero exit", async () => {
+    const path = await configFile(
+      "typo.yaml",
+      "listeners:\n  - address: 127.0.0.1:0\nroutes:\n  - servces: [a.B]\n    backend: x\nbackends:\n  - name: x\n    discovery:\n      static:\n        endpoints: [127.0.0.1:1]\n",
+    );
+    const result = await run(["serve", "--config", path]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("routes[0].servces: unknown key");
+  });
+
+  it("rejects a bad value, naming the key", async () => {
+    const path = await configFile(
+      "bad.yaml",
+      "listeners:\n  - address: 127.0.0.1:0\nroutes:\n  - backend: x\nbackends:\n  - name: x\n    balancer: random\n    discovery:\n      static:\n        endpoints: [127.0.0.1:1]\n",
+    );
+    const result = await run(["check", "--config", path]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("backends[0].balancer");
+  });
+
+  it("check prints the routes a valid config would serve", async () => {
+    const path = await configFile(
+      "check.yaml",
+      "listeners:\n  - address: 127.0.0.1:8080\nroutes:\n  - services: [shop.v1.]\n    backend: shop\nbackends:\n  - name: shop\n    balancer: least_request\n    discovery:\n      static:\n        endpoints: [10.0.0.1:50051]\n",
+    );
+    const result = await run(["check", "--config", path]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("route 0: shop.v1. -> backend shop");
+    expect(result.stdout).toContain("backend shop: least_request, static 10.0.0.1:50051");
+  });
+
+  it("explains a missing --config and an unknown command", async () => {
+    expect((await run(["serve"])).stderr).toContain("--config FILE is required");
+    const unknown = await run(["launch"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('unknown command "launch"');
+  });
+});
