@@ -14,6 +14,7 @@ export function callResultFromError(
   reason: unknown,
   header: Headers = new Headers(),
   trailer: Headers = new Headers(),
+  httpStatus?: number,
 ): CallResult {
   const error = ConnectError.from(reason);
   return {
@@ -22,5 +23,6 @@ export function callResultFromError(
     messages: noMessages,
     end: () => ({ error, trailer }),
     immediateError: error,
+    ...(httpStatus === undefined ? {} : { httpStatus }),
   };
 }

@@ -32,4 +32,11 @@ export interface CallResult {
    * with a trailers-only response.
    */
   readonly immediateError: ConnectError | undefined;
+  /**
+   * The HTTP status for protocols that carry one (Connect unary), when it is
+   * not the code's usual mapping: the gateway answers a procedure it has no
+   * route for with 404, as the Connect spec asks, while an Unimplemented from
+   * a pod stays 501.
+   */
+  readonly httpStatus?: number;
 }

@@ -40,9 +40,8 @@ export function createCallHandler(options: CallHandlerOptions): UniversalHandler
     const route = options.routes.match(call.service);
     const backend = route === undefined ? undefined : options.backends.get(route.backend);
     if (backend === undefined) {
-      return exchange.respond(
-        callResultFromError(new ConnectError(`no route for service "${call.service}"`, Code.Unimplemented)),
-      );
+      const error = new ConnectError(`no route for service "${call.service}"`, Code.Unimplemented);
+      return exchange.respond(callResultFromError(error, undefined, undefined, 404));
     }
     const deadline = createDeadlineSignal(call.timeoutMs);
     const deadlineAt = call.timeoutMs === undefined ? undefined : options.now() + call.timeoutMs;

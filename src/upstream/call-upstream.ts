@@ -65,6 +65,13 @@ export async function callUpstream(
   }
   const accepted = call.acceptEncoding.filter((name) => context.compressions.has(name));
   header.set("grpc-accept-encoding", [...accepted, identity].join(","));
+  // A failure of the client's own messages (truncated, oversize, corrupt
+  // compression) surfaces here as a failed request; it is the client's error,
+  // not the pod's, and must not count against the endpoint.
+  let requestFailure: ConnectError | undefined;
+  const recordFailure = (e: unknown) => {
+    requestFailure ??= ConnectError.from(e);
+  };
   let response: UniversalClientResponse;
   try {
     const outgoing = adaptEncoding(
@@ -81,12 +88,15 @@ export async function callUpstream(
       url: `http://${endpoint.address}${call.path}`,
       method: "POST",
       header,
-      body: pipe(outgoing.messages, frameMessages),
+      body: frameMessages(outgoing.messages, recordFailure),
       signal,
     });
   } catch (e) {
     lease.release();
     const error = ConnectError.from(e);
+    if (requestFailure !== undefined) {
+      return callResultFromError(requestFailure);
+    }
     if (signal.aborted) {
       return callResultFromError(error);
     }
@@ -95,7 +105,7 @@ export async function callUpstream(
       new ConnectError(describeConnectFailure(error), error.code === Code.Unknown ? Code.Unavailable : error.code),
     );
   }
-  return readUpstreamResponse(context, lease, endpoint, response);
+  return readUpstreamResponse(context, lease, endpoint, response, () => requestFailure);
 }
 
 async function readUpstreamResponse(
@@ -103,6 +113,7 @@ async function readUpstreamResponse(
   lease: Lease,
   endpoint: Endpoint,
   response: UniversalClientResponse,
+  requestFailure: () => ConnectError | undefined,
 ): Promise<CallResult> {
   const accept = response.header.get("grpc-accept-encoding");
   if (accept !== null) {
@@ -164,7 +175,7 @@ async function readUpstreamResponse(
     messages: messages(),
     end() {
       if (failure !== undefined) {
-        return { error: failure, trailer: new Headers() };
+        return { error: requestFailure() ?? failure, trailer: new Headers() };
       }
       const trailer = metadataFromHeaders(response.trailer, grpcProtocolHeaders);
       if (!done || !response.trailer.has("grpc-status")) {
@@ -179,10 +190,22 @@ async function readUpstreamResponse(
   };
 }
 
-/** Puts each message back into the 5-byte envelope; only the compressed flag travels upstream. */
-async function* frameMessages(messages: AsyncIterable<EnvelopedMessage>): AsyncIterable<Uint8Array> {
-  for await (const message of messages) {
-    yield encodeEnvelope(message.flags & compressedFlag, message.data);
+/**
+ * Puts each message back into the 5-byte envelope; only the compressed flag
+ * travels upstream. A failure reading the client's messages is reported
+ * before it is rethrown (which resets the upstream stream).
+ */
+async function* frameMessages(
+  messages: AsyncIterable<EnvelopedMessage>,
+  onFailure: (e: unknown) => void,
+): AsyncIterable<Uint8Array> {
+  try {
+    for await (const message of messages) {
+      yield encodeEnvelope(message.flags & compressedFlag, message.data);
+    }
+  } catch (e) {
+    onFailure(e);
+    throw e;
   }
 }
 

@@ -57,7 +57,7 @@ export function probeRoutes(pod: string, log: ProbeLog): (router: ConnectRouter)
     }
     return entry;
   }
-  function respond(req: ProbeRequest, ctx: HandlerContext, extra: Partial<ProbeResponse> = {}): ProbeResponse {
+  function respond(req: ProbeRequest, ctx: HandlerContext, extra: { count?: number; index?: number } = {}): ProbeResponse {
     const requestHeaders: Record<string, string> = {};
     ctx.requestHeader.forEach((value, name) => {
       requestHeaders[name] = value;

@@ -32,6 +32,26 @@ export async function listenCleartext(address: HostPort, handler: NodeRequestHan
   const h1 = http.createServer(handler);
   const h2 = http2.createServer({}, handler);
   const sockets = new Set<net.Socket>();
+  // Node tracks HTTP/1.1 connections only for servers that listen themselves,
+  // so which ones are busy is tracked here, for a close that spares them.
+  const busy = new Map<net.Socket, number>();
+  const h1Sockets = new Set<net.Socket>();
+  let closing = false;
+  h1.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const socket = req.socket;
+    busy.set(socket, (busy.get(socket) ?? 0) + 1);
+    res.once("close", () => {
+      const left = (busy.get(socket) ?? 1) - 1;
+      if (left > 0) {
+        busy.set(socket, left);
+        return;
+      }
+      busy.delete(socket);
+      if (closing) {
+        socket.end();
+      }
+    });
+  });
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on("session", (session) => {
     sessions.add(session);
@@ -42,7 +62,13 @@ export async function listenCleartext(address: HostPort, handler: NodeRequestHan
     socket.setNoDelay(true);
     socket.once("close", () => sockets.delete(socket));
     socket.on("error", () => socket.destroy());
-    sniff(socket, (isHttp2) => (isHttp2 ? h2 : h1).emit("connection", socket));
+    sniff(socket, (isHttp2) => {
+      if (!isHttp2) {
+        h1Sockets.add(socket);
+        socket.once("close", () => h1Sockets.delete(socket));
+      }
+      (isHttp2 ? h2 : h1).emit("connection", socket);
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -55,11 +81,16 @@ export async function listenCleartext(address: HostPort, handler: NodeRequestHan
   return {
     address: { host: bound.address, port: bound.port },
     async close() {
+      closing = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const session of sessions) {
         session.close();
       }
-      h1.closeIdleConnections();
+      for (const socket of h1Sockets) {
+        if (!busy.has(socket)) {
+          socket.end();
+        }
+      }
       await Promise.race([closed, delay(2_000)]);
       for (const socket of sockets) {
         socket.destroy();

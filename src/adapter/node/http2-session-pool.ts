@@ -69,7 +69,7 @@ export class EndpointSessions {
       this.streamEnded(session);
       throw e;
     }
-    this.learnLimit(session, stream.session);
+    this.learnLimit(session, stream.session as http2.ClientHttp2Session | undefined);
     this.owner.set(stream, session);
     stream.once("close", () => this.streamEnded(session));
     return stream;

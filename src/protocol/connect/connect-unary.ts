@@ -56,23 +56,22 @@ async function respondUnary(
     count++;
   }
   const end = read.end();
-  let error = end.error;
-  if (error === undefined && count !== 1) {
-    error = new ConnectError(
-      count === 0
-        ? "protocol error: missing output message for unary method"
-        : "protocol error: received extra output message for unary method",
-      Code.Unimplemented,
-    );
-  }
   const header = new Headers(result.header);
   end.trailer.forEach((value, name) => header.append(unaryTrailerPrefix + name, value));
   header.set("accept-encoding", [...context.compressions.keys()].join(","));
-  if (error !== undefined || message === undefined) {
-    const json = errorToJsonBytes(error ?? ConnectError.from("missing message"), undefined);
+  if (end.error !== undefined || message === undefined || count > 1) {
+    const error =
+      end.error ??
+      new ConnectError(
+        count === 0
+          ? "protocol error: missing output message for unary method"
+          : "protocol error: received extra output message for unary method",
+        Code.Unimplemented,
+      );
+    const json = errorToJsonBytes(error, undefined);
     header.set("content-type", "application/json");
     header.set("content-length", String(json.byteLength));
-    return { status: codeToHttpStatus(error?.code ?? Code.Internal), header, body: singleChunk(json) };
+    return { status: result.httpStatus ?? codeToHttpStatus(error.code), header, body: singleChunk(json) };
   }
   header.set("content-type", "application/proto");
   if ((message.flags & compressedFlag) === compressedFlag) {
