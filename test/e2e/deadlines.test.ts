@@ -5,6 +5,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ProbeRequestSchema, ProbeService } from "../../src/gen/probe/v1/probe_pb.ts";
 import { allTransports, createTransport, type Harness, startHarness } from "../support/harness.ts";
+import { callError } from "../support/call-error.ts";
 
 /** A `grpc-timeout` value (`1500m`, `2S`, ...) in milliseconds. */
 function parseGrpcTimeout(value: string): number {
@@ -16,15 +17,6 @@ function parseGrpcTimeout(value: string): number {
   return Number(match[1]) * unitMs;
 }
 
-/** Runs a call and returns the ConnectError it failed with. */
-async function failure(promise: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await promise;
-  } catch (e) {
-    return ConnectError.from(e);
-  }
-  throw new Error("the call succeeded");
-}
 
 /** The serialized ProbeRequest. */
 function probeBytes(init: MessageInitShape<typeof ProbeRequestSchema>): Uint8Array {
@@ -98,7 +90,7 @@ describe("deadlines", () => {
   it.each(allTransports)("a pod slower than the deadline: DeadlineExceeded, and the pod's call is cancelled (%s)", async (name) => {
     const client = createClient(ProbeService, createTransport(name, harness.baseUrl));
     const tag = `slow-${name}`;
-    const error = await failure(client.probe({ tag, sleepMs: 2_000 }, { timeoutMs: 200 }));
+    const error = await callError(client.probe({ tag, sleepMs: 2_000 }, { timeoutMs: 200 }));
     expect(error.code).toBe(Code.DeadlineExceeded);
     await vi.waitFor(() => expect(harness.probes.get(tag)?.cancelled).toBe(true), { timeout: 3_000, interval: 25 });
     expect(harness.probes.get(tag)?.finished).toBe(false);
@@ -181,7 +173,7 @@ describe("deadlines enforced by the gateway when the pod ignores them", () => {
   it.each(["grpc", "connect-h1"] as const)("a connect-es client with timeoutMs 300 gets DeadlineExceeded (%s)", async (name) => {
     const before = streams.length;
     const client = createClient(ProbeService, createTransport(name, harness.baseUrl));
-    const error = await failure(client.probe({}, { timeoutMs: 300 }));
+    const error = await callError(client.probe({}, { timeoutMs: 300 }));
     expect(error.code).toBe(Code.DeadlineExceeded);
     await vi.waitFor(() => {
       expect(streams.length).toBe(before + 1);

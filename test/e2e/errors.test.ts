@@ -6,6 +6,7 @@ import { encodeEnvelope } from "@connectrpc/connect/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProbeDetailSchema, ProbeRequestSchema, ProbeService } from "../../src/gen/probe/v1/probe_pb.ts";
 import { allTransports, createTransport, type Harness, startHarness } from "../support/harness.ts";
+import { callError } from "../support/call-error.ts";
 
 type ProbeInit = MessageInitShape<typeof ProbeRequestSchema>;
 
@@ -66,14 +67,6 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-async function callError(promise: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await promise;
-  } catch (e) {
-    return ConnectError.from(e);
-  }
-  throw new Error("expected the call to fail");
-}
 
 describe("status translation", () => {
   let harness: Harness;

@@ -3,6 +3,7 @@ import { Code, ConnectError, createClient, decodeBinaryHeader, encodeBinaryHeade
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProbeRequestSchema, ProbeResponseSchema, ProbeService } from "../../src/gen/probe/v1/probe_pb.ts";
 import { allTransports, createTransport, type Harness, startHarness } from "../support/harness.ts";
+import { callError } from "../support/call-error.ts";
 
 type ProbeInit = MessageInitShape<typeof ProbeRequestSchema>;
 
@@ -20,14 +21,6 @@ function capture() {
   };
 }
 
-async function callError(promise: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await promise;
-  } catch (e) {
-    return ConnectError.from(e);
-  }
-  throw new Error("expected the call to fail");
-}
 
 describe("metadata", () => {
   let harness: Harness;

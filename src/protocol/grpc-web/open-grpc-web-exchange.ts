@@ -1,9 +1,7 @@
 import { base64Encode } from "@bufbuild/protobuf/wire";
-import { ConnectError } from "@connectrpc/connect";
 import { encodeEnvelope, pipe, transformSplitEnvelope } from "@connectrpc/connect/protocol";
 import {
   parseContentType,
-  parseTimeout,
   setTrailerStatus,
   trailerFlag,
   trailerSerialize,
@@ -11,14 +9,9 @@ import {
 import type { CallRequest } from "../../call/call-request.ts";
 import type { CallResult } from "../../call/call-result.ts";
 import { guardResult } from "../../call/guard-result.ts";
-import {
-  adaptEncoding,
-  identity,
-  parseEncodingList,
-  requireEncoding,
-} from "../../call/message-encoding.ts";
+import { adaptEncoding, identity } from "../../call/message-encoding.ts";
 import { grpcProtocolHeaders, metadataFromHeaders } from "../../call/metadata.ts";
-import { codecNotSupported } from "../codec-not-supported.ts";
+import { readGrpcRequestHeader } from "../grpc/read-grpc-request-header.ts";
 import type { OpenExchange, ProtocolContext } from "../inbound-exchange.ts";
 import { decodeBase64Stream } from "./decode-base64-stream.ts";
 
@@ -33,26 +26,14 @@ const grpcWebProtocolHeaders: ReadonlySet<string> = new Set([...grpcProtocolHead
 export const openGrpcWebExchange: OpenExchange = (req, rpc, context) => {
   const contentType = req.header.get("content-type") ?? "";
   const text = parseContentType(contentType)?.text === true;
-  let error: ConnectError | undefined;
-  const timeout = parseTimeout(req.header.get("grpc-timeout"), Number.MAX_SAFE_INTEGER);
-  error = timeout.error;
-  let encoding = identity;
-  try {
-    encoding = requireEncoding(req.header.get("grpc-encoding"), context.compressions);
-  } catch (e) {
-    error ??= ConnectError.from(e);
-  }
-  if (/\+json/i.test(contentType)) {
-    error ??= codecNotSupported(contentType);
-  }
-  const acceptEncoding = parseEncodingList(req.header.get("grpc-accept-encoding"));
+  const { timeoutMs, encoding, acceptEncoding, error } = readGrpcRequestHeader(req.header, context);
   const bytes = text ? decodeBase64Stream(req.body) : req.body;
   const request: CallRequest = {
     protocol: "grpc-web",
     ...rpc,
     authority: new URL(req.url).host,
     metadata: metadataFromHeaders(req.header, grpcWebProtocolHeaders),
-    timeoutMs: timeout.error === undefined ? timeout.timeoutMs : undefined,
+    timeoutMs,
     encoding,
     acceptEncoding,
     messages: pipe(bytes, transformSplitEnvelope(context.readMaxBytes)),

@@ -1,18 +1,12 @@
-import { ConnectError } from "@connectrpc/connect";
 import { encodeEnvelope, pipe, transformSplitEnvelope } from "@connectrpc/connect/protocol";
-import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import type { CallRequest } from "../../call/call-request.ts";
 import type { CallResult } from "../../call/call-result.ts";
 import { guardResult } from "../../call/guard-result.ts";
-import {
-  adaptEncoding,
-  identity,
-  parseEncodingList,
-  requireEncoding,
-} from "../../call/message-encoding.ts";
+import { adaptEncoding, identity } from "../../call/message-encoding.ts";
 import { grpcProtocolHeaders, metadataFromHeaders } from "../../call/metadata.ts";
-import { codecNotSupported } from "../codec-not-supported.ts";
 import type { OpenExchange, ProtocolContext } from "../inbound-exchange.ts";
+import { readGrpcRequestHeader } from "./read-grpc-request-header.ts";
 
 /**
  * gRPC over HTTP/2 in, the protocol edgegate speaks to pods as well: headers,
@@ -22,25 +16,13 @@ import type { OpenExchange, ProtocolContext } from "../inbound-exchange.ts";
  */
 export const openGrpcExchange: OpenExchange = (req, rpc, context) => {
   const contentType = req.header.get("content-type") ?? "application/grpc";
-  let error: ConnectError | undefined;
-  const timeout = parseTimeout(req.header.get("grpc-timeout"), Number.MAX_SAFE_INTEGER);
-  error = timeout.error;
-  let encoding = identity;
-  try {
-    encoding = requireEncoding(req.header.get("grpc-encoding"), context.compressions);
-  } catch (e) {
-    error ??= ConnectError.from(e);
-  }
-  if (/\+json/i.test(contentType)) {
-    error ??= codecNotSupported(contentType);
-  }
-  const acceptEncoding = parseEncodingList(req.header.get("grpc-accept-encoding"));
+  const { timeoutMs, encoding, acceptEncoding, error } = readGrpcRequestHeader(req.header, context);
   const request: CallRequest = {
     protocol: "grpc",
     ...rpc,
     authority: new URL(req.url).host,
     metadata: metadataFromHeaders(req.header, grpcProtocolHeaders),
-    timeoutMs: timeout.error === undefined ? timeout.timeoutMs : undefined,
+    timeoutMs,
     encoding,
     acceptEncoding,
     messages: pipe(req.body, transformSplitEnvelope(context.readMaxBytes)),
