@@ -1,13 +1,21 @@
+import type * as http2 from "node:http2";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { UniversalClientResponse } from "@connectrpc/connect/protocol";
 import { createNodeHttpClient } from "@connectrpc/connect-node";
 import type { UpstreamClient } from "../../upstream/upstream-client.ts";
+import { h2ResetError } from "./h2-reset-error.ts";
 import { defaultSessionPoolOptions, EndpointSessions, type SessionPoolOptions } from "./http2-session-pool.ts";
 
 /**
  * The upstream client on Node: connect-node's HTTP/2 universal client (it
- * maps RST_STREAM codes and socket errors to statuses and reads trailers),
- * given our per-endpoint session pool through its `sessionProvider` option.
- * That option is marked `@private` in connect-node, so the package version is
- * pinned exactly and `node-upstream-client.spec.ts` covers the contract.
+ * reads trailers and maps socket errors to statuses), given our per-endpoint
+ * session pool through its `sessionProvider` option. That option is marked
+ * `@private` in connect-node, so the package version is pinned exactly and
+ * `node-upstream-client.spec.ts` covers the contract.
+ *
+ * The provider hands each request a small view of the pool that remembers
+ * the stream, so a reset the client library reports late or as a generic
+ * stream error still becomes the status gRPC assigns to its RST_STREAM code.
  */
 export function createNodeUpstreamClient(options: SessionPoolOptions = defaultSessionPoolOptions): UpstreamClient & {
   sessions(origin: string): EndpointSessions | undefined;
@@ -21,12 +29,26 @@ export function createNodeUpstreamClient(options: SessionPoolOptions = defaultSe
     }
     return sessions;
   }
-  const request = createNodeHttpClient({
+  let view: StreamView | undefined;
+  const inner = createNodeHttpClient({
     httpVersion: "2",
-    sessionProvider: (url) => pool(new URL(url).origin),
+    sessionProvider: (url) => {
+      view = new StreamView(pool(new URL(url).origin));
+      return view;
+    },
   });
   return {
-    request,
+    async request(req) {
+      const pending = inner(req); // calls sessionProvider synchronously
+      const stream = view;
+      view = undefined;
+      try {
+        const response = await pending;
+        return { ...response, body: checkReset(response, stream) };
+      } catch (e) {
+        throw (await resetOf(stream)) ?? e;
+      }
+    },
     sessions: (origin) => pools.get(origin),
     retire(origin) {
       const sessions = pools.get(origin);
@@ -42,4 +64,74 @@ export function createNodeUpstreamClient(options: SessionPoolOptions = defaultSe
       pools.clear();
     },
   };
+}
+
+/** One request's window on an endpoint's sessions, remembering its stream. */
+class StreamView {
+  readonly authority: string;
+  stream: http2.ClientHttp2Stream | undefined;
+  /** The connection the stream runs on (the stream forgets it once destroyed). */
+  connection: http2.Http2Session | undefined;
+  private readonly sessions: EndpointSessions;
+
+  constructor(sessions: EndpointSessions) {
+    this.sessions = sessions;
+    this.authority = sessions.authority;
+  }
+
+  async request(
+    method: string,
+    path: string,
+    headers: http2.OutgoingHttpHeaders,
+    options: Omit<http2.ClientSessionRequestOptions, "signal">,
+  ): Promise<http2.ClientHttp2Stream> {
+    this.stream = await this.sessions.request(method, path, headers, options);
+    this.connection = this.stream.session;
+    return this.stream;
+  }
+
+  notifyResponseByteRead(stream: http2.ClientHttp2Stream): void {
+    this.sessions.notifyResponseByteRead(stream);
+  }
+}
+
+/**
+ * A body that ends without trailers, or fails, is checked against the
+ * stream's reset code once the stream has closed.
+ */
+async function* checkReset(response: UniversalClientResponse, view: StreamView | undefined): AsyncIterable<Uint8Array> {
+  try {
+    yield* response.body;
+  } catch (e) {
+    throw (await resetOf(view)) ?? e;
+  }
+  if (!response.trailer.has("grpc-status")) {
+    const reset = await resetOf(view);
+    if (reset !== undefined) {
+      throw reset;
+    }
+  }
+}
+
+/**
+ * Waits for the stream to close (it is ending) and maps its RST_STREAM code;
+ * a stream that died with its connection is Unavailable, whatever code the
+ * runtime closed it with locally.
+ */
+async function resetOf(view: StreamView | undefined) {
+  const stream = view?.stream;
+  if (stream === undefined) {
+    return undefined;
+  }
+  if (!stream.closed) {
+    await new Promise<void>((resolve) => {
+      stream.once("close", () => resolve());
+      setTimeout(resolve, 1_000).unref();
+    });
+  }
+  const reset = h2ResetError(stream.rstCode);
+  if (reset !== undefined && view?.connection?.destroyed === true) {
+    return new ConnectError("connection to upstream lost", Code.Unavailable);
+  }
+  return reset;
 }

@@ -1,0 +1,134 @@
+import * as http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import { Code, createClient } from "@connectrpc/connect";
+import { encodeEnvelope } from "@connectrpc/connect/protocol";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ProbeService } from "../../src/gen/probe/v1/probe_pb.ts";
+import { callError } from "../support/call-error.ts";
+import { allTransports, createTransport, type Harness, startHarness } from "../support/harness.ts";
+
+/**
+ * A pod that misbehaves on request, chosen by the `x-fault` header: the
+ * gateway must turn every non-gRPC or broken answer into a status the client
+ * can act on (gRPC over HTTP/2, "HTTP to gRPC status code mapping").
+ */
+async function faultyPod() {
+  let streams = 0;
+  const sessions = new Set<http2.ServerHttp2Session>();
+  const server = http2.createServer();
+  server.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+  server.on("stream", (stream, headers) => {
+    streams++;
+    stream.on("error", () => {});
+    const fault = String(headers["x-fault"] ?? "");
+    const status = /^http-(\d+)$/.exec(fault)?.[1];
+    if (status !== undefined) {
+      stream.respond({ ":status": Number(status), "content-type": "text/plain" });
+      stream.end("not grpc");
+      return;
+    }
+    switch (fault) {
+      case "html":
+        stream.respond({ ":status": 200, "content-type": "text/html" });
+        stream.end("<html></html>");
+        return;
+      case "no-status":
+        stream.respond({ ":status": 200, "content-type": "application/grpc" });
+        stream.end(encodeEnvelope(0, new Uint8Array(0)));
+        return;
+      case "drop-connection":
+        // Headers and a message, then the connection is gone before any trailers.
+        stream.respond({ ":status": 200, "content-type": "application/grpc" });
+        stream.write(encodeEnvelope(0, new Uint8Array(0)), () => stream.session?.destroy());
+        return;
+      case "refuse":
+        stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+        return;
+      case "goaway":
+        // Answers, then tells the gateway to open a new connection for what follows.
+        stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
+        stream.on("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
+        stream.end(encodeEnvelope(0, new Uint8Array(0)));
+        stream.session?.goaway(http2.constants.NGHTTP2_NO_ERROR);
+        return;
+      default:
+        stream.respond({ ":status": 200, "content-type": "application/grpc", "grpc-status": "0" }, { endStream: true });
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    streams: () => streams,
+    sessions: () => sessions.size,
+    close: () => {
+      for (const session of sessions) {
+        session.destroy();
+      }
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe("a pod that answers badly", () => {
+  let pod: Awaited<ReturnType<typeof faultyPod>>;
+  let harness: Harness;
+  beforeAll(async () => {
+    pod = await faultyPod();
+    harness = await startHarness({ pods: 0, extraEndpoints: [`127.0.0.1:${pod.port}`] });
+  });
+  afterAll(async () => {
+    await harness.close();
+    await pod.close();
+  });
+
+  const cases: [string, Code][] = [
+    ["http-400", Code.Internal],
+    ["http-401", Code.Unauthenticated],
+    ["http-403", Code.PermissionDenied],
+    ["http-404", Code.Unimplemented],
+    ["http-429", Code.Unavailable],
+    ["http-502", Code.Unavailable],
+    ["http-503", Code.Unavailable],
+    ["http-504", Code.Unavailable],
+    ["http-500", Code.Unknown],
+    ["html", Code.Unknown],
+    ["no-status", Code.Unknown],
+    ["drop-connection", Code.Unavailable],
+  ];
+  describe.each(allTransports)("over %s", (name) => {
+    it.each(cases)("%s becomes %s", async (fault, code) => {
+      const client = createClient(ProbeService, createTransport(name, harness.baseUrl));
+      const error = await callError(client.probe({}, { headers: { "x-fault": fault } }));
+      expect(Code[error.code]).toBe(Code[code]);
+    });
+  });
+
+  it("a trailers-only OK without a message is a unary protocol error, a stream that simply ends", async () => {
+    const unary = createClient(ProbeService, createTransport("connect-h1", harness.baseUrl));
+    expect((await callError(unary.probe({}))).code).toBe(Code.Unimplemented);
+    const stream = createClient(ProbeService, createTransport("grpc", harness.baseUrl));
+    const messages = [];
+    for await (const m of stream.probeStream({})) {
+      messages.push(m);
+    }
+    expect(messages).toEqual([]);
+  });
+
+  it("a refused stream is Unavailable", async () => {
+    const client = createClient(ProbeService, createTransport("grpc", harness.baseUrl));
+    const error = await callError(client.probe({}, { headers: { "x-fault": "refuse" } }));
+    expect(error.code).toBe(Code.Unavailable);
+  });
+
+  it("after a GOAWAY the next calls go over a new connection and succeed", async () => {
+    const client = createClient(ProbeService, createTransport("grpc", harness.baseUrl));
+    const before = pod.streams();
+    for (let i = 0; i < 3; i++) {
+      await client.probeStream({}, { headers: { "x-fault": "goaway" } })[Symbol.asyncIterator]().next();
+    }
+    expect(pod.streams() - before).toBe(3);
+  });
+});
