@@ -42,11 +42,14 @@ export function createNodeUpstreamClient(options: SessionPoolOptions = defaultSe
       const pending = inner(req); // calls sessionProvider synchronously
       const stream = view;
       view = undefined;
+      // A stream we reset ourselves (the call's signal aborted: the client left
+      // or the deadline passed) keeps the reason it was aborted with.
+      const ours = () => req.signal?.aborted === true;
       try {
         const response = await pending;
-        return { ...response, body: checkReset(response, stream) };
+        return { ...response, body: checkReset(response, stream, ours) };
       } catch (e) {
-        throw (await resetOf(stream)) ?? e;
+        throw (ours() ? undefined : await resetOf(stream)) ?? e;
       }
     },
     sessions: (origin) => pools.get(origin),
@@ -99,13 +102,17 @@ class StreamView {
  * A body that ends without trailers, or fails, is checked against the
  * stream's reset code once the stream has closed.
  */
-async function* checkReset(response: UniversalClientResponse, view: StreamView | undefined): AsyncIterable<Uint8Array> {
+async function* checkReset(
+  response: UniversalClientResponse,
+  view: StreamView | undefined,
+  ours: () => boolean,
+): AsyncIterable<Uint8Array> {
   try {
     yield* response.body;
   } catch (e) {
-    throw (await resetOf(view)) ?? e;
+    throw (ours() ? undefined : await resetOf(view)) ?? e;
   }
-  if (!response.trailer.has("grpc-status")) {
+  if (!response.trailer.has("grpc-status") && !ours()) {
     const reset = await resetOf(view);
     if (reset !== undefined) {
       throw reset;
