@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import { ConfigError } from "../../config/config-error.ts";
 import type { GatewayConfig } from "../../config/gateway-config.ts";
@@ -6,7 +7,10 @@ import { loadConfigFile } from "../../config/load-config.ts";
 import { createGateway, type Gateway } from "../../gateway/create-gateway.ts";
 import { createLogger, type Logger, parseLogLevel } from "../../log/logger.ts";
 import { describeConfig } from "../../config/describe-config.ts";
+import { parseHostPort } from "../../config/parse-host-port.ts";
+import { greetRoutes } from "../../demo/greet-service.ts";
 import { startDemo } from "./demo.ts";
+import { startPod } from "./start-pod.ts";
 import { nodeRuntime } from "./node-runtime.ts";
 
 /** Where the CLI writes: stdout and stderr in the process, arrays in tests. */
@@ -19,10 +23,13 @@ const usage = `usage:
   edgegate serve --config FILE [--log-level debug|info|warn|error]
   edgegate check --config FILE
   edgegate demo [--port 8080] [--log-level LEVEL]
+  edgegate demo-pod [--address 0.0.0.0:50051] [--name NAME]
 
 serve   runs the gateway with the given YAML config
 check   validates a config and prints the routes it would serve
-demo    starts three demo pods on loopback and the gateway in front of them`;
+demo    starts three demo pods on loopback and the gateway in front of them
+demo-pod  runs one demo backend pod (greet.v1.GreetService) answering with its name
+          (default: $POD_NAME, as the Downward API sets it, else the host name)`;
 
 /**
  * The `edgegate` command line. Returns the exit code; a running gateway
@@ -63,6 +70,15 @@ export async function runCli(argv: readonly string[], output: CliOutput): Promis
         await demo.close();
         return 0;
       }
+      case "demo-pod": {
+        const address = parseHostPort(args.values.address ?? "0.0.0.0:50051", { allowZero: true });
+        const name = args.values.name ?? process.env.POD_NAME ?? hostname();
+        const pod = await startPod(name, greetRoutes(name), address);
+        log.info("demo pod started", { pod: name, address: `${pod.address.host}:${pod.address.port}` });
+        await untilSignal(log);
+        await pod.close();
+        return 0;
+      }
       case undefined:
       case "help":
       case "--help":
@@ -85,6 +101,8 @@ function parse(argv: readonly string[]) {
       config: { type: "string", short: "c" },
       "log-level": { type: "string" },
       port: { type: "string" },
+      address: { type: "string" },
+      name: { type: "string" },
     },
     strict: true,
     allowPositionals: false,
