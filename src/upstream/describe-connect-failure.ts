@@ -6,6 +6,7 @@ const knownCauses: readonly [RegExp, string][] = [
   [/ETIMEDOUT|timed out/i, "connection timed out"],
   [/EHOSTUNREACH|ENETUNREACH/, "endpoint unreachable"],
   [/GOAWAY/i, "connection closed by the endpoint (GOAWAY)"],
+  [/REFUSED_STREAM/, "stream refused"],
 ];
 
 /**
