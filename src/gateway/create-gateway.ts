@@ -42,7 +42,11 @@ export async function createGateway(config: GatewayConfig, runtime: Runtime, log
   const handler = createCallHandler({
     routes: createRouteTable(config.routes),
     backends,
-    protocol: { compressions: runtime.compressions, readMaxBytes: config.limits.maxMessageBytes },
+    protocol: {
+      compressions: runtime.compressions,
+      acceptEncodingHeader: [...runtime.compressions.keys()].join(","),
+      readMaxBytes: config.limits.maxMessageBytes,
+    },
     now: runtime.now,
   });
   const bound: BoundListener[] = [];

@@ -24,6 +24,8 @@ export interface InboundExchange {
 /** What every protocol needs from the gateway to decode and encode a call. */
 export interface ProtocolContext {
   readonly compressions: CompressionRegistry;
+  /** The encodings we accept, as a header value (`gzip,br`): computed once, sent on every answer. */
+  readonly acceptEncodingHeader: string;
   /** Largest message accepted in either direction (ResourceExhausted beyond). */
   readonly readMaxBytes: number;
 }

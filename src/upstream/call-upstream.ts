@@ -12,7 +12,7 @@ import type { Lease } from "../balance/balancer.ts";
 import type { Endpoint } from "../balance/endpoint.ts";
 import type { CallRequest } from "../call/call-request.ts";
 import type { CallResult } from "../call/call-result.ts";
-import { callResultFromError } from "../call/call-result-from-error.ts";
+import { callResultFromEnd, callResultFromError } from "../call/call-result-from-error.ts";
 import { formatGrpcTimeout } from "../call/grpc-timeout.ts";
 import {
   adaptEncoding,
@@ -134,28 +134,14 @@ async function readUpstreamResponse(
       early = new ConnectError(`upstream used an unsupported encoding: ${ConnectError.from(e).message}`, Code.Internal);
     }
   }
-  if (early === undefined && response.header.has("grpc-status")) {
+  const trailersOnly = early === undefined && response.header.has("grpc-status");
+  if (early !== undefined || trailersOnly) {
+    await drain(response.body);
+    lease.release();
     // Trailers-only: the status and the trailing metadata are in the headers.
-    early = findTrailerError(response.header);
-    if (early === undefined) {
-      await drain(response.body);
-      lease.release();
-      return {
-        header: new Headers(),
-        encoding: identity,
-        messages: emptyMessages(),
-        end: () => ({ error: undefined, trailer: metadata }),
-        immediateError: undefined,
-      };
-    }
-    await drain(response.body);
-    lease.release();
-    return callResultFromError(early, new Headers(), metadata);
-  }
-  if (early !== undefined) {
-    await drain(response.body);
-    lease.release();
-    return callResultFromError(early, metadata);
+    return trailersOnly
+      ? callResultFromEnd({ error: findTrailerError(response.header), trailer: metadata })
+      : callResultFromError(early, metadata);
   }
   let failure: ConnectError | undefined;
   let done = false;
@@ -218,5 +204,3 @@ async function drain(body: AsyncIterable<Uint8Array>): Promise<void> {
     // the status is already known; a broken body adds nothing
   }
 }
-
-async function* emptyMessages(): AsyncIterable<EnvelopedMessage> {}

@@ -32,7 +32,7 @@ export function openConnectStream(
     respond(result) {
       const header = new Headers(result.header);
       header.set("content-type", "application/connect+proto");
-      header.set("connect-accept-encoding", [...context.compressions.keys()].join(","));
+      header.set("connect-accept-encoding", context.acceptEncodingHeader);
       const adapted =
         result.immediateError === undefined
           ? adaptEncoding(

@@ -58,7 +58,7 @@ async function respondUnary(
   const end = read.end();
   const header = new Headers(result.header);
   end.trailer.forEach((value, name) => header.append(unaryTrailerPrefix + name, value));
-  header.set("accept-encoding", [...context.compressions.keys()].join(","));
+  header.set("accept-encoding", context.acceptEncodingHeader);
   if (end.error !== undefined || message === undefined || count > 1) {
     const error =
       end.error ??

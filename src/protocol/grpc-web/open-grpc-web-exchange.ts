@@ -56,7 +56,7 @@ function respondGrpcWeb(
 ) {
   const header = new Headers(result.header);
   header.set("content-type", contentType);
-  header.set("grpc-accept-encoding", [...context.compressions.keys()].join(","));
+  header.set("grpc-accept-encoding", context.acceptEncodingHeader);
   const adapted =
     result.immediateError === undefined
       ? adaptEncoding(result.messages, result.encoding, acceptEncoding, context.compressions, context.readMaxBytes)

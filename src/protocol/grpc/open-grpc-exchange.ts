@@ -43,7 +43,7 @@ function respondGrpc(
 ) {
   const header = new Headers(result.header);
   header.set("content-type", contentType);
-  header.set("grpc-accept-encoding", [...context.compressions.keys()].join(","));
+  header.set("grpc-accept-encoding", context.acceptEncodingHeader);
   if (result.immediateError !== undefined) {
     // Trailers-only: status and trailing metadata in the one HEADERS frame.
     result.end().trailer.forEach((value, name) => header.append(name, value));
