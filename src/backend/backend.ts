@@ -36,7 +36,7 @@ export function createBackend(config: BackendConfig, source: EndpointSource, ups
       upstream.acceptedByEndpoint.delete(endpoint.address);
     },
   });
-  const unsubscribe = source.subscribe((endpoints) => balancer.update(endpoints));
+  const unsubscribe = source.subscribe((change) => balancer.apply(change));
   return {
     name: config.name,
     balancer,

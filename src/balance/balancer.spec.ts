@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { diffEndpoints } from "../discovery/diff-endpoints.ts";
 import { Balancer } from "./balancer.ts";
 import { createEndpoint, type Endpoint } from "./endpoint.ts";
 import { createRoundRobinPicker } from "./picker.ts";
@@ -12,7 +13,9 @@ function setup() {
     connectFailureCooldownMs: 1000,
     onEndpointRetired: (e: Endpoint) => retired.push(e.address),
   });
-  return { balancer, retired, advance: (ms: number) => (now += ms) };
+  /** Replaces the whole set, as a source that learns whole sets does. */
+  const update = (next: Endpoint[]) => balancer.apply(diffEndpoints(balancer.current().slice(), next));
+  return { balancer, update, retired, advance: (ms: number) => (now += ms) };
 }
 
 const a = createEndpoint("10.0.0.1", 80);
@@ -26,7 +29,7 @@ describe("Balancer", () => {
 
   it("dedupes an address that appears twice", () => {
     const { balancer } = setup();
-    balancer.update([a, b, createEndpoint("10.0.0.1", 80)]);
+    balancer.apply({ added: [a, b, createEndpoint("10.0.0.1", 80)], removed: [] });
     expect(balancer.current().map((e) => e.address)).toEqual(["10.0.0.1:80", "10.0.0.2:80"]);
   });
 
@@ -35,8 +38,8 @@ describe("Balancer", () => {
   });
 
   it("counts calls in flight per endpoint, released once", () => {
-    const { balancer } = setup();
-    balancer.update([a]);
+    const { balancer, update } = setup();
+    update([a]);
     const lease = balancer.pick();
     expect(balancer.inFlight(a)).toBe(1);
     lease?.release();
@@ -45,11 +48,11 @@ describe("Balancer", () => {
   });
 
   it("keeps an endpoint that left until its last call ends, then retires it", () => {
-    const { balancer, retired } = setup();
-    balancer.update([a, b]);
+    const { balancer, update, retired } = setup();
+    update([a, b]);
     const onA = balancer.pick();
     expect(onA?.endpoint).toBe(a);
-    balancer.update([b]);
+    update([b]);
     expect(retired).toEqual([]);
     expect(balancer.pick()?.endpoint).toBe(b);
     onA?.release();
@@ -57,15 +60,15 @@ describe("Balancer", () => {
   });
 
   it("retires an idle endpoint as soon as it leaves", () => {
-    const { balancer, retired } = setup();
-    balancer.update([a, b]);
-    balancer.update([b]);
+    const { balancer, update, retired } = setup();
+    update([a, b]);
+    update([b]);
     expect(retired).toEqual(["10.0.0.1:80"]);
   });
 
   it("passes over an endpoint that refused a connection while others remain, then takes it back", () => {
-    const { balancer, advance } = setup();
-    balancer.update([a, b]);
+    const { balancer, update, advance } = setup();
+    update([a, b]);
     const first = balancer.pick();
     expect(first?.endpoint).toBe(a);
     first?.connectFailed();
@@ -88,9 +91,33 @@ describe("Balancer", () => {
   });
 
   it("still picks a failing endpoint when every endpoint is failing", () => {
-    const { balancer } = setup();
-    balancer.update([a]);
+    const { balancer, update } = setup();
+    update([a]);
     balancer.pick()?.connectFailed();
     expect(balancer.pick()?.endpoint).toBe(a);
+  });
+
+  it("removes by swapping the last endpoint into the hole, keeping picks O(1) and the set exact", () => {
+    const { balancer } = setup();
+    const many = Array.from({ length: 6 }, (_, i) => createEndpoint(`10.0.1.${i}`, 80));
+    balancer.apply({ added: many, removed: [] });
+    balancer.apply({ added: [], removed: [many[1] as Endpoint, many[5] as Endpoint, createEndpoint("10.9.9.9", 80)] });
+    expect(new Set(balancer.current().map((e) => e.address))).toEqual(
+      new Set(["10.0.1.0:80", "10.0.1.2:80", "10.0.1.3:80", "10.0.1.4:80"]),
+    );
+    const seen = new Set(Array.from({ length: 4 }, () => balancer.pick()?.endpoint.address));
+    expect(seen.size).toBe(4);
+  });
+
+  it("takes back an endpoint that returns while its calls still drain, with its count intact", () => {
+    const { balancer, retired } = setup();
+    balancer.apply({ added: [a, b], removed: [] });
+    const onA = balancer.pick();
+    balancer.apply({ added: [], removed: [a] });
+    balancer.apply({ added: [a], removed: [] });
+    expect(balancer.inFlight(a)).toBe(1);
+    onA?.release();
+    expect(retired).toEqual([]);
+    expect(balancer.current().map((e) => e.address)).toEqual(["10.0.0.2:80", "10.0.0.1:80"]);
   });
 });

@@ -1,3 +1,4 @@
+import type { EndpointChange } from "../discovery/endpoint-source.ts";
 import type { Endpoint } from "./endpoint.ts";
 import type { Picker } from "./picker.ts";
 
@@ -22,27 +23,30 @@ interface EndpointState {
   readonly endpoint: Endpoint;
   inFlight: number;
   failedUntil: number;
-  current: boolean;
+  /** Position in the dense candidate array, or -1 once the endpoint has left the set. */
+  index: number;
 }
 
 /**
  * Picks an endpoint for every call from the backend's current endpoint set.
- * Sets are swapped atomically by `update()` and never touch calls in flight:
- * a call keeps its lease, and an endpoint that left is retired only when its
+ * Changes apply in place and cost work in proportion to what changed: the
+ * set is a dense array (O(1) picks) with an index per address, and a removal
+ * swaps the last entry into the hole. Changes never touch calls in flight: a
+ * call keeps its lease, and an endpoint that left is retired only when its
  * last call has ended. An endpoint that just refused a connection is passed
  * over for a short cooldown so the next call goes elsewhere.
  */
 export class Balancer {
   private readonly options: BalancerOptions;
   private readonly states = new Map<string, EndpointState>();
-  private endpoints: readonly Endpoint[] = [];
+  private readonly endpoints: Endpoint[] = [];
   private cooling = 0;
 
   constructor(options: BalancerOptions) {
     this.options = options;
   }
 
-  /** The current endpoint set. */
+  /** The current endpoint set (a live view: do not keep it across changes). */
   current(): readonly Endpoint[] {
     return this.endpoints;
   }
@@ -52,24 +56,34 @@ export class Balancer {
     return this.states.get(endpoint.address)?.inFlight ?? 0;
   }
 
-  /** Replaces the endpoint set; duplicates are dropped. */
-  update(endpoints: readonly Endpoint[]): void {
-    const unique = new Map<string, Endpoint>();
-    for (const endpoint of endpoints) {
-      unique.set(endpoint.address, endpoint);
-    }
-    for (const state of this.states.values()) {
-      state.current = unique.has(state.endpoint.address);
-      if (!state.current && state.inFlight === 0) {
+  /** Applies a change from discovery; an address added twice counts once. */
+  apply(change: EndpointChange): void {
+    for (const endpoint of change.removed) {
+      const state = this.states.get(endpoint.address);
+      if (state === undefined || state.index < 0) {
+        continue;
+      }
+      const last = this.endpoints.pop() as Endpoint;
+      if (last.address !== endpoint.address) {
+        this.endpoints[state.index] = last;
+        (this.states.get(last.address) as EndpointState).index = state.index;
+      }
+      state.index = -1;
+      if (state.inFlight === 0) {
         this.retire(state);
       }
     }
-    for (const endpoint of unique.values()) {
-      if (!this.states.has(endpoint.address)) {
-        this.states.set(endpoint.address, { endpoint, inFlight: 0, failedUntil: 0, current: true });
+    for (const endpoint of change.added) {
+      const state = this.states.get(endpoint.address);
+      if (state === undefined) {
+        this.states.set(endpoint.address, { endpoint, inFlight: 0, failedUntil: 0, index: this.endpoints.length });
+        this.endpoints.push(endpoint);
+      } else if (state.index < 0) {
+        // Back while its last calls still drain: the same state, so their count stays right.
+        state.index = this.endpoints.length;
+        this.endpoints.push(state.endpoint);
       }
     }
-    this.endpoints = [...unique.values()];
   }
 
   /** Picks an endpoint for one call, or `undefined` when the set is empty. */
@@ -89,7 +103,7 @@ export class Balancer {
         }
         released = true;
         state.inFlight--;
-        if (!state.current && state.inFlight === 0) {
+        if (state.index < 0 && state.inFlight === 0) {
           this.retire(state);
         }
       },

@@ -1,4 +1,4 @@
-import type { GatewayConfig } from "./gateway-config.ts";
+import type { DiscoveryConfig, GatewayConfig, HostPort } from "./gateway-config.ts";
 
 /**
  * One line per route and backend, for `edgegate check` and the startup log:
@@ -9,8 +9,23 @@ export function describeConfig(config: GatewayConfig): string[] {
     (route, i) => `route ${i}: ${route.services?.join(", ") ?? "*"} -> backend ${route.backend}`,
   );
   for (const backend of config.backends) {
-    const endpoints = backend.discovery.endpoints.map((e) => (e.host.includes(":") ? `[${e.host}]` : e.host) + `:${e.port}`);
-    lines.push(`backend ${backend.name}: ${backend.balancer}, static ${endpoints.join(", ")}`);
+    lines.push(`backend ${backend.name}: ${backend.balancer}, ${describeDiscovery(backend.discovery)}`);
   }
   return lines;
+}
+
+function describeDiscovery(discovery: DiscoveryConfig): string {
+  switch (discovery.kind) {
+    case "static":
+      return `static ${discovery.endpoints.map(formatHostPort).join(", ")}`;
+    case "kubernetes":
+      return `kubernetes EndpointSlices of service ${discovery.namespace ?? "(context namespace)"}/${discovery.service}, port ${discovery.port}`;
+    case "dns":
+      return `dns ${discovery.host} port ${discovery.port}, every ${discovery.refreshMs / 1000}s` +
+        (discovery.servers === undefined ? "" : ` via ${discovery.servers.map(formatHostPort).join(", ")}`);
+  }
+}
+
+function formatHostPort(address: HostPort): string {
+  return (address.host.includes(":") ? `[${address.host}]` : address.host) + `:${address.port}`;
 }

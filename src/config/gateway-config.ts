@@ -16,9 +16,13 @@
  * backends:
  *   - name: greet
  *     balancer: round_robin           # or least_request
- *     discovery:
+ *     discovery:                      # exactly one source:
  *       static:
  *         endpoints: ["127.0.0.1:50051"]
+ *       # kubernetes: { namespace: shop, service: greet, port: grpc }
+ *       # dns: { host: greet-headless.shop.svc.cluster.local, port: 50051, refreshSeconds: 5 }
+ * kubernetes:
+ *   kubeconfig: ./kubeconfig          # default: in-cluster service account, else KUBECONFIG / ~/.kube/config
  * limits:
  *   maxMessageBytes: 4194304
  * ```
@@ -30,6 +34,7 @@ export interface GatewayConfig {
   readonly routes: readonly RouteConfig[];
   readonly backends: readonly BackendConfig[];
   readonly limits: LimitsConfig;
+  readonly kubernetes: KubernetesConfig;
 }
 
 /** A host and port to listen on or connect to. `host` is an IP literal (IPv6 without brackets) or a name. */
@@ -64,8 +69,40 @@ export interface BackendConfig {
   readonly discovery: DiscoveryConfig;
 }
 
-/** Exactly one discovery source per backend. Later issues add `kubernetes` and `dns`. */
-export type DiscoveryConfig = { readonly kind: "static"; readonly endpoints: readonly HostPort[] };
+/** Exactly one discovery source per backend. */
+export type DiscoveryConfig = StaticDiscoveryConfig | KubernetesDiscoveryConfig | DnsDiscoveryConfig;
+
+export interface StaticDiscoveryConfig {
+  readonly kind: "static";
+  readonly endpoints: readonly HostPort[];
+}
+
+/** Endpoints from the EndpointSlices of a Service, watched through the API server. */
+export interface KubernetesDiscoveryConfig {
+  readonly kind: "kubernetes";
+  /** `undefined`: the namespace of the kubeconfig's context (in a cluster, the gateway's own), else "default". */
+  readonly namespace: string | undefined;
+  /** Slices labelled `kubernetes.io/service-name=<service>`. */
+  readonly service: string;
+  /** The port's name in the slices, or its number. */
+  readonly port: string | number;
+}
+
+/** Endpoints from the A and AAAA records of a name (a headless Service), re-resolved on an interval. */
+export interface DnsDiscoveryConfig {
+  readonly kind: "dns";
+  readonly host: string;
+  readonly port: number;
+  readonly refreshMs: number;
+  /** DNS servers to ask instead of the system's (`undefined`: the system resolver). */
+  readonly servers: readonly HostPort[] | undefined;
+}
+
+/** How to reach the Kubernetes API server, when a backend or later an Ingress needs it. */
+export interface KubernetesConfig {
+  /** Path of a kubeconfig file, relative to the config file; `undefined`: in-cluster, else KUBECONFIG / ~/.kube/config. */
+  readonly kubeconfig: string | undefined;
+}
 
 export interface LimitsConfig {
   /** Largest message accepted in either direction, after decompression. Default 4 MiB. */

@@ -158,6 +158,16 @@ describe("loadConfigText", () => {
 });
 
 describe("loadConfigFile", () => {
+  it("resolves a relative kubeconfig path against the config file's directory", async () => {
+    const read = (text: string) => async () => text;
+    const relative = await loadConfigFile("/etc/edgegate/gateway.yaml", read(`${EXAMPLE}kubernetes:\n  kubeconfig: ./kubeconfig\n`));
+    expect(relative.kubernetes.kubeconfig).toBe("/etc/edgegate/./kubeconfig");
+    const absolute = await loadConfigFile("/etc/edgegate/gateway.yaml", read(`${EXAMPLE}kubernetes:\n  kubeconfig: /root/.kube/config\n`));
+    expect(absolute.kubernetes.kubeconfig).toBe("/root/.kube/config");
+    const none = await loadConfigFile("gateway.yaml", read(EXAMPLE));
+    expect(none.kubernetes.kubeconfig).toBeUndefined();
+  });
+
   let directory = "";
   beforeAll(async () => {
     directory = await mkdtemp(join(tmpdir(), "edgegate-config-"));

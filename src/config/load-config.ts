@@ -69,7 +69,16 @@ export async function loadConfigFile(
     const reason = error instanceof Error ? error.message : String(error);
     throw new ConfigError([], `cannot read the config file: ${reason}`, { source: path, cause: error });
   }
-  return loadConfigText(text, path);
+  const config = loadConfigText(text, path);
+  const kubeconfig = config.kubernetes.kubeconfig;
+  return kubeconfig === undefined ? config : { ...config, kubernetes: { kubeconfig: relativeTo(path, kubeconfig) } };
+}
+
+/** Paths in a config file are relative to the file, as users expect when they keep the two side by side. */
+function relativeTo(file: string, target: string): string {
+  if (target.startsWith("/")) return target;
+  const slash = file.lastIndexOf("/");
+  return slash < 0 ? target : file.slice(0, slash + 1) + target;
 }
 
 function describeYamlError(error: YAMLError, document: Document): string {

@@ -69,6 +69,7 @@ describe("validateConfig", () => {
         },
       ],
       limits: { maxMessageBytes: 4194304 },
+      kubernetes: { kubeconfig: undefined },
     });
   });
 
@@ -126,7 +127,7 @@ describe("validateConfig", () => {
     ["not an object", "hello", "expected an object, got string"],
     ["null document", null, "expected an object, got null"],
     ["array document", [], "expected an object, got array"],
-    ["unknown top-level key", minimal({ listener: [] }), "listener: unknown key (expected one of: listeners, admin, routes, backends, limits)"],
+    ["unknown top-level key", minimal({ listener: [] }), "listener: unknown key (expected one of: listeners, admin, routes, backends, limits, kubernetes)"],
     ["missing listeners", { routes: [], backends: [] }, "listeners: missing required key"],
     ["missing routes", { listeners: [{ address: "127.0.0.1:0" }], backends: [backend()] }, "routes: missing required key"],
     ["missing backends", { listeners: [{ address: "127.0.0.1:0" }], routes: [{ backend: "greet" }] }, "backends: missing required key"],
@@ -181,8 +182,22 @@ describe("validateConfig", () => {
     ["balancer not a string", backendWith({ balancer: 1 }), "backends[0].balancer: expected a string, got number"],
     ["backend without discovery", minimal({ backends: [{ name: "greet" }] }), "backends[0].discovery: missing required key"],
     ["discovery not an object", backendWith({ discovery: "static" }), "backends[0].discovery: expected an object, got string"],
-    ["discovery without a source", backendWith({ discovery: {} }), "backends[0].discovery: expected exactly one discovery source (one of: static)"],
-    ["unknown discovery source", backendWith({ discovery: { kubernetes: { service: "greet" } } }), "backends[0].discovery.kubernetes: unknown key (expected one of: static)"],
+    ["discovery without a source", backendWith({ discovery: {} }), "backends[0].discovery: expected exactly one discovery source (one of: static, kubernetes, dns)"],
+    ["unknown discovery source", backendWith({ discovery: { consul: { service: "greet" } } }), "backends[0].discovery.consul: unknown key (expected one of: static, kubernetes, dns)"],
+    ["two discovery sources", backendWith({ discovery: { static: { endpoints: ["127.0.0.1:1"] }, dns: { host: "a", port: 1 } } }), "backends[0].discovery: expected exactly one discovery source, got static, dns"],
+    ["kubernetes without service", backendWith({ discovery: { kubernetes: { port: "grpc" } } }), "backends[0].discovery.kubernetes.service: missing required key"],
+    ["kubernetes without port", backendWith({ discovery: { kubernetes: { service: "greet" } } }), "backends[0].discovery.kubernetes.port: missing required key"],
+    ["kubernetes bad service name", backendWith({ discovery: { kubernetes: { service: "Greet_Svc", port: "grpc" } } }), 'backends[0].discovery.kubernetes.service: "Greet_Svc" is not a Kubernetes Service name'],
+    ["kubernetes bad namespace", backendWith({ discovery: { kubernetes: { namespace: "shop.eu", service: "greet", port: 1 } } }), 'backends[0].discovery.kubernetes.namespace: "shop.eu" is not a Kubernetes namespace name'],
+    ["kubernetes port 0", backendWith({ discovery: { kubernetes: { service: "greet", port: 0 } } }), "backends[0].discovery.kubernetes.port: must be at least 1, got 0"],
+    ["kubernetes port name with capitals", backendWith({ discovery: { kubernetes: { service: "greet", port: "GRPC" } } }), 'backends[0].discovery.kubernetes.port: "GRPC" is not a port name (lower-case letters, digits and "-", like grpc) or a port number'],
+    ["kubernetes unknown key", backendWith({ discovery: { kubernetes: { service: "greet", port: 1, selector: "a=b" } } }), "backends[0].discovery.kubernetes.selector: unknown key (expected one of: namespace, service, port)"],
+    ["dns without port", backendWith({ discovery: { dns: { host: "greet.shop.svc" } } }), "backends[0].discovery.dns.port: missing required key"],
+    ["dns host with a port", backendWith({ discovery: { dns: { host: "greet:50051", port: 1 } } }), 'backends[0].discovery.dns.host: "greet:50051" is not a DNS name'],
+    ["dns refresh too fast", backendWith({ discovery: { dns: { host: "greet", port: 1, refreshSeconds: 0 } } }), "backends[0].discovery.dns.refreshSeconds: must be between 0.05 and 86400 seconds, got 0"],
+    ["dns refresh a string", backendWith({ discovery: { dns: { host: "greet", port: 1, refreshSeconds: "5s" } } }), "backends[0].discovery.dns.refreshSeconds: expected a number of seconds, got string"],
+    ["dns server junk", backendWith({ discovery: { dns: { host: "greet", port: 1, servers: ["dns server"] } } }), 'backends[0].discovery.dns.servers[0]: invalid address "dns server:53": must not contain whitespace'],
+    ["kubernetes section unknown key", minimal({ kubernetes: { config: "x" } }), "kubernetes.config: unknown key (expected one of: kubeconfig)"],
     ["static not an object", backendWith({ discovery: { static: ["127.0.0.1:1"] } }), "backends[0].discovery.static: expected an object, got array"],
     ["static unknown key", backendWith({ discovery: { static: { endpoint: ["127.0.0.1:1"] } } }), "backends[0].discovery.static.endpoint: unknown key (expected one of: endpoints)"],
     ["static without endpoints", backendWith({ discovery: { static: {} } }), "backends[0].discovery.static.endpoints: missing required key"],
@@ -205,9 +220,30 @@ describe("validateConfig", () => {
     expect(errorFor(raw).message.slice(0, message.length)).toBe(message);
   });
 
+  it("reads the kubernetes and dns sources with their defaults", () => {
+    const kube = validateConfig(backendWith({ discovery: { kubernetes: { service: "greet", port: "grpc" } } }));
+    expect(kube.backends[0]?.discovery).toEqual({ kind: "kubernetes", namespace: undefined, service: "greet", port: "grpc" });
+    const byNumber = validateConfig(backendWith({ discovery: { kubernetes: { namespace: "shop", service: "greet", port: 50051 } } }));
+    expect(byNumber.backends[0]?.discovery).toEqual({ kind: "kubernetes", namespace: "shop", service: "greet", port: 50051 });
+    const dns = validateConfig(backendWith({ discovery: { dns: { host: "greet-headless.shop.svc.cluster.local", port: 50051 } } }));
+    expect(dns.backends[0]?.discovery).toEqual({
+      kind: "dns",
+      host: "greet-headless.shop.svc.cluster.local",
+      port: 50051,
+      refreshMs: 5000,
+      servers: undefined,
+    });
+    const servers = validateConfig(backendWith({ discovery: { dns: { host: "greet", port: 1, refreshSeconds: 0.5, servers: ["10.96.0.10", "127.0.0.1:5353", "[::1]:53"] } } }));
+    expect(servers.backends[0]?.discovery).toMatchObject({
+      refreshMs: 500,
+      servers: [{ host: "10.96.0.10", port: 53 }, { host: "127.0.0.1", port: 5353 }, { host: "::1", port: 53 }],
+    });
+    expect(validateConfig(minimal({ kubernetes: { kubeconfig: "./kubeconfig" } })).kubernetes.kubeconfig).toBe("./kubeconfig");
+  });
+
   it("quotes keys that are not plain identifiers in the path", () => {
     expect(errorFor(minimal({ "max bytes": 1 })).message).toBe(
-      '["max bytes"]: unknown key (expected one of: listeners, admin, routes, backends, limits)',
+      '["max bytes"]: unknown key (expected one of: listeners, admin, routes, backends, limits, kubernetes)',
     );
   });
 

@@ -1,6 +1,7 @@
 import type { ConfigPath } from "./config-error.ts";
 import {
   defaultsOnly,
+  describeType,
   fail,
   optional,
   readArray,
@@ -19,6 +20,7 @@ import type {
   BalancerName,
   DiscoveryConfig,
   GatewayConfig,
+  KubernetesConfig,
   LimitsConfig,
   ListenerConfig,
   RouteConfig,
@@ -71,13 +73,61 @@ const readBackendName: Reader<string> = (value, path) => {
   );
 };
 
-/** One reader per discovery source; later issues add `kubernetes` and `dns` here. */
+/** A Kubernetes object name (RFC 1123 label), as namespaces and Services have. */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** A port name in a Service / EndpointSlice (IANA_SVC_NAME-like: lower case, digits, "-"). */
+const PORT_NAME = /^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$/;
+/** A DNS name or IP literal to resolve. */
+const HOST_NAME = /^[A-Za-z0-9_]([-A-Za-z0-9_.]*[A-Za-z0-9_.])?$|^[0-9a-fA-F:.]+$/;
+
+function readMatching(pattern: RegExp, what: string): Reader<string> {
+  return (value, path) => {
+    const text = readString(value, path);
+    return pattern.test(text) ? text : fail(path, `${JSON.stringify(text)} is not ${what}`);
+  };
+}
+
+const readPortRef: Reader<string | number> = (value, path) =>
+  typeof value === "number"
+    ? readInteger({ min: 1, max: 65535 })(value, path)
+    : readMatching(PORT_NAME, 'a port name (lower-case letters, digits and "-", like grpc) or a port number')(value, path);
+
+/** Reads seconds (fractions allowed) into milliseconds. */
+function readSeconds(bounds: { readonly min: number; readonly max: number }): Reader<number> {
+  return (value, path) => {
+    if (typeof value !== "number" || !Number.isFinite(value)) return fail(path, `expected a number of seconds, got ${describeType(value)}`);
+    if (value < bounds.min || value > bounds.max) return fail(path, `must be between ${bounds.min} and ${bounds.max} seconds, got ${value}`);
+    return Math.round(value * 1000);
+  };
+}
+
+/** A DNS server: `ip:port`, `[ipv6]:port`, or an IPv4 address alone for port 53. */
+const readDnsServer = readParsed((text) => parseHostPort(text.includes(":") ? text : `${text}:53`));
+
+/** One reader per discovery source. */
 const DISCOVERY_SOURCES = {
   static: optional<DiscoveryConfig>((value, path) => ({
     kind: "static",
     endpoints: readObject(value, path, { endpoints: required(readArray(readEndpoint, { nonEmpty: true })) })
       .endpoints,
   })),
+  kubernetes: optional<DiscoveryConfig>((value, path) => ({
+    kind: "kubernetes",
+    ...readObject(value, path, {
+      namespace: optional(readMatching(DNS_LABEL, "a Kubernetes namespace name")),
+      service: required(readMatching(DNS_LABEL, "a Kubernetes Service name")),
+      port: required(readPortRef),
+    }),
+  })),
+  dns: optional<DiscoveryConfig>((value, path) => {
+    const dns = readObject(value, path, {
+      host: required(readMatching(HOST_NAME, "a DNS name")),
+      port: required(readInteger({ min: 1, max: 65535 })),
+      refreshSeconds: withDefault(readSeconds({ min: 0.05, max: 86_400 }), 5_000),
+      servers: optional(readArray(readDnsServer, { nonEmpty: true })),
+    });
+    return { kind: "dns", host: dns.host, port: dns.port, refreshMs: dns.refreshSeconds, servers: dns.servers };
+  }),
 };
 
 const readDiscovery: Reader<DiscoveryConfig> = (value, path) => {
@@ -99,6 +149,9 @@ const readBackend: Reader<BackendConfig> = (value, path) =>
     balancer: withDefault(readOneOf(BALANCERS), "round_robin"),
     discovery: required(readDiscovery),
   });
+
+const readKubernetes: Reader<KubernetesConfig> = (value, path) =>
+  readObject(value, path, { kubeconfig: optional(readString) });
 
 const readLimits: Reader<LimitsConfig> = (value, path) =>
   readObject(value, path, {
@@ -124,6 +177,7 @@ export function validateConfig(raw: unknown): GatewayConfig {
     routes: required(readArray(readRoute, { nonEmpty: true })),
     backends: required(readArray(readBackend, { nonEmpty: true })),
     limits: defaultsOnly(readLimits),
+    kubernetes: defaultsOnly(readKubernetes),
   });
 
   const firstIndexByName = new Map<string, number>();

@@ -7,7 +7,7 @@ export function createStaticSource(addresses: readonly HostPort[]): EndpointSour
   const endpoints: readonly Endpoint[] = Object.freeze(addresses.map((a) => createEndpoint(a.host, a.port)));
   return {
     subscribe(listener) {
-      listener(endpoints);
+      listener({ added: endpoints, removed: [] });
       return () => {};
     },
     synced: () => true,

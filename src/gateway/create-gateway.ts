@@ -1,6 +1,9 @@
 import { createAdminApp } from "../admin/create-admin-app.ts";
 import { type Backend, createBackend } from "../backend/backend.ts";
-import type { GatewayConfig, HostPort } from "../config/gateway-config.ts";
+import type { DiscoveryConfig, GatewayConfig, HostPort } from "../config/gateway-config.ts";
+import { createDnsSource } from "../discovery/dns-source.ts";
+import type { EndpointSource } from "../discovery/endpoint-source.ts";
+import type { KubernetesDiscovery } from "../discovery/kubernetes/kubernetes-discovery.ts";
 import { createStaticSource } from "../discovery/static-source.ts";
 import type { Logger } from "../log/logger.ts";
 import { createRouteTable } from "../route/route-table.ts";
@@ -34,11 +37,29 @@ export async function createGateway(config: GatewayConfig, runtime: Runtime, log
     now: runtime.now,
     acceptedByEndpoint: new Map(),
   };
+  // client-node is loaded only when a backend watches Kubernetes: a static or DNS gateway starts without it.
+  const kubernetes = config.backends.some((b) => b.discovery.kind === "kubernetes")
+    ? new (await import("../discovery/kubernetes/kubernetes-discovery.ts")).KubernetesDiscovery({
+        settings: config.kubernetes,
+        log,
+        env: (name) => runtime.env(name),
+      })
+    : undefined;
+  const sourceFor = (discovery: DiscoveryConfig): EndpointSource => {
+    switch (discovery.kind) {
+      case "static":
+        return createStaticSource(discovery.endpoints);
+      case "dns":
+        return createDnsSource({ config: discovery, resolve: runtime.resolveHost, log });
+      case "kubernetes":
+        return (kubernetes as KubernetesDiscovery).source(discovery);
+    }
+  };
   const backends = new Map<string, Backend>();
   for (const backendConfig of config.backends) {
-    const source = createStaticSource(backendConfig.discovery.endpoints);
-    backends.set(backendConfig.name, createBackend(backendConfig, source, upstream));
+    backends.set(backendConfig.name, createBackend(backendConfig, sourceFor(backendConfig.discovery), upstream));
   }
+  kubernetes?.start();
   const handler = createCallHandler({
     routes: createRouteTable(config.routes),
     backends,
@@ -75,11 +96,16 @@ export async function createGateway(config: GatewayConfig, runtime: Runtime, log
         for (const backend of backends.values()) {
           backend.close();
         }
+        kubernetes?.close();
         client.close();
       },
     };
   } catch (e) {
     await Promise.all(bound.map((l) => l.close()));
+    for (const backend of backends.values()) {
+      backend.close();
+    }
+    kubernetes?.close();
     client.close();
     throw e;
   }

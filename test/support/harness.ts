@@ -34,10 +34,17 @@ export interface HarnessOptions {
   readonly config?: Record<string, unknown>;
   /** Extra static endpoints for the backend (e.g. a closed port). */
   readonly extraEndpoints?: string[];
+  /**
+   * Pods on distinct loopback addresses (127.0.0.11, .12, ...) sharing one
+   * port, as pods of a Deployment do, instead of 127.0.0.1 on distinct ports.
+   */
+  readonly podsOnLoopbackAddresses?: boolean;
+  /** The backend's discovery (raw config, or made from the pods); default: static, every pod. */
+  readonly discovery?: Record<string, unknown> | ((pods: readonly Pod[]) => Record<string, unknown>);
 }
 
 /** Every demo and probe route on one pod, like a real multi-service deployment. */
-function podRoutes(name: string, probes: ProbeLog): (router: ConnectRouter) => void {
+export function podRoutes(name: string, probes: ProbeLog): (router: ConnectRouter) => void {
   return (router) => {
     greetRoutes(name)(router);
     probeRoutes(name, probes)(router);
@@ -49,14 +56,23 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const pods: Pod[] = [];
   for (let i = 0; i < (options.pods ?? 3); i++) {
     const name = `pod-${String.fromCharCode(97 + i)}`;
-    pods.push(await startPod(name, podRoutes(name, probes)));
+    const address =
+      options.podsOnLoopbackAddresses === true ? { host: `127.0.0.${11 + i}`, port: pods[0]?.address.port ?? 0 } : undefined;
+    pods.push(await startPod(name, podRoutes(name, probes), address));
   }
   const endpoints = [...pods.map((p) => `${p.address.host}:${p.address.port}`), ...(options.extraEndpoints ?? [])];
   const config = validateConfig({
     listeners: [{ address: "127.0.0.1:0" }],
     admin: { address: "127.0.0.1:0" },
     routes: [{ services: ["greet.v1.", "probe.v1.ProbeService"], backend: "pods" }],
-    backends: [{ name: "pods", balancer: options.balancer ?? "round_robin", discovery: { static: { endpoints } } }],
+    backends: [
+      {
+        name: "pods",
+        balancer: options.balancer ?? "round_robin",
+        discovery:
+          typeof options.discovery === "function" ? options.discovery(pods) : options.discovery ?? { static: { endpoints } },
+      },
+    ],
     ...options.config,
   });
   const logs: string[] = [];

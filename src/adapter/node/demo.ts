@@ -32,6 +32,7 @@ export async function startDemo(
       },
     ],
     limits: { maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES },
+    kubernetes: { kubeconfig: undefined },
   };
   const gateway = await createGateway(config, nodeRuntime, log);
   const [listener] = gateway.listeners;

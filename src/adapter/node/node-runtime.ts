@@ -8,6 +8,7 @@ import type { BoundListener, Runtime } from "../../runtime.ts";
 import { listenCleartext } from "./cleartext-listener.ts";
 import { createNodeRequestHandler } from "./node-request-handler.ts";
 import { createNodeUpstreamClient } from "./node-upstream-client.ts";
+import { resolveHost } from "./resolve-host.ts";
 
 /** Compressions the gateway reads and passes through, in order of preference. */
 const compressions: ReadonlyMap<string, Compression> = new Map([
@@ -15,10 +16,12 @@ const compressions: ReadonlyMap<string, Compression> = new Map([
   [compressionBrotli.name, compressionBrotli],
 ]);
 
-/** The gateway's runtime on Node.js: node:http2 both ways, zlib, the system clock. */
+/** The gateway's runtime on Node.js: node:http2 both ways, zlib, c-ares, the system clock. */
 export const nodeRuntime: Runtime = {
   compressions,
   now: () => Date.now(),
+  resolveHost,
+  env: (name) => process.env[name],
   createUpstreamClient: () => createNodeUpstreamClient(),
   listen: (address, handler, onError) => listenCleartext(address, createNodeRequestHandler(handler, onError)),
   serveAdmin: serveFetch,

@@ -72,6 +72,8 @@ export function createNodeUpstreamClient(options: SessionPoolOptions = defaultSe
 /** One request's window on an endpoint's sessions, remembering its stream. */
 class StreamView {
   readonly authority: string;
+  /** `host:port` with an IPv6 host in brackets, as `:authority` must be. */
+  private readonly host: string;
   stream: http2.ClientHttp2Stream | undefined;
   /** The connection the stream runs on (the stream forgets it once destroyed). */
   connection: http2.Http2Session | undefined;
@@ -80,6 +82,7 @@ class StreamView {
   constructor(sessions: EndpointSessions) {
     this.sessions = sessions;
     this.authority = sessions.authority;
+    this.host = new URL(sessions.authority).host;
   }
 
   async request(
@@ -88,7 +91,9 @@ class StreamView {
     headers: http2.OutgoingHttpHeaders,
     options: Omit<http2.ClientSessionRequestOptions, "signal">,
   ): Promise<http2.ClientHttp2Stream> {
-    this.stream = await this.sessions.request(method, path, headers, options);
+    // Node derives a default `:authority` without the brackets of an IPv6
+    // host ("::1:50051"), which servers reject as an invalid URL: set it.
+    this.stream = await this.sessions.request(method, path, { ":authority": this.host, ...headers }, options);
     this.connection = this.stream.session;
     return this.stream;
   }
