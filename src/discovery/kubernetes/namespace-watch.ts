@@ -36,6 +36,9 @@ interface ServicePort {
   readonly listeners: Set<(change: EndpointChange) => void>;
 }
 
+/** The longest the informer may wait before re-watching after a watch ended cleanly. */
+const MAX_REWATCH_DELAY_MS = 1_000;
+
 const defaultSchedule = (run: () => void, delayMs: number) => {
   const timer = setTimeout(run, delayMs);
   return () => clearTimeout(timer);
@@ -119,14 +122,16 @@ export class NamespaceWatch {
     const selector = `${SERVICE_NAME_LABEL} in (${services.join(",")})`;
     const { namespace } = this.options;
     const path = `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices`;
-    const informer = new ListWatch<V1EndpointSlice>(
+    const informer: ListWatch<V1EndpointSlice> = new ListWatch<V1EndpointSlice>(
       path,
-      new ResumingWatch(this.options.kubeConfig, () => {
+      new ResumingWatch(this.options.kubeConfig, {
+        active: () => this.informer === informer && !this.closed,
         // The informer only watches once its list (if it needed one) is in its cache.
-        if (this.informer === informer) {
+        onWatch: () => {
           for (const service of services) this.listed.add(service);
-        }
-      }, () => this.options.backoff.reset()),
+        },
+        onEvent: () => this.options.backoff.reset(),
+      }),
       async () => {
         const list = await this.api.listNamespacedEndpointSlice({ namespace, labelSelector: selector });
         this.options.backoff.reset();
@@ -134,6 +139,10 @@ export class NamespaceWatch {
       },
       false,
       selector,
+      undefined,
+      // After a clean end with no event since, the informer waits 1 s, 2 s, ... up to 30 s before it
+      // re-watches, blind to changes all that time; a second is the most we let it wait.
+      { delayFn: (ms) => new Promise((resolve) => setTimeout(resolve, Math.min(ms, MAX_REWATCH_DELAY_MS))) },
     );
     const current = (handler: (slice: V1EndpointSlice) => void) => (slice: V1EndpointSlice) => {
       if (this.informer === informer && !this.closed) handler(slice);
@@ -212,22 +221,28 @@ export class NamespaceWatch {
   }
 }
 
+interface ResumingWatchHooks {
+  /** False once the informer was replaced or the watch closed. */
+  active(): boolean;
+  onWatch(): void;
+  onEvent(): void;
+}
+
 /**
  * client-node's Watch with what the informer leaves out: bookmarks (so a
  * quiet namespace still advances its resourceVersion and a re-watch after a
  * drop rarely needs a re-list), a hook when the informer starts watching
  * (its list is then in its cache: the namespace has synced), a hook per
- * event (the connection works: reset the backoff), and no rejected promise
- * when authentication fails (the informer does not catch it).
+ * event (the connection works: reset the backoff), no connection for an
+ * informer that was stopped meanwhile, and no rejected promise when
+ * authentication fails (the informer does not catch it).
  */
 class ResumingWatch extends Watch {
-  private readonly onWatch: () => void;
-  private readonly onEvent: () => void;
+  private readonly hooks: ResumingWatchHooks;
 
-  constructor(kubeConfig: KubeConfig, onWatch: () => void, onEvent: () => void) {
+  constructor(kubeConfig: KubeConfig, hooks: ResumingWatchHooks) {
     super(kubeConfig);
-    this.onWatch = onWatch;
-    this.onEvent = onEvent;
+    this.hooks = hooks;
   }
 
   override async watch(
@@ -236,10 +251,14 @@ class ResumingWatch extends Watch {
     callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
     done: (err: unknown) => void,
   ): Promise<AbortController> {
-    this.onWatch();
+    if (!this.hooks.active()) {
+      // A stopped informer still opens the watch it was waiting to open: let it idle instead.
+      return new AbortController();
+    }
+    this.hooks.onWatch();
     try {
       return await super.watch(path, { ...queryParams, allowWatchBookmarks: true }, (phase, object, raw) => {
-        this.onEvent();
+        this.hooks.onEvent();
         callback(phase, object, raw);
       }, done);
     } catch (error) {
