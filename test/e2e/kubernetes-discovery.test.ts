@@ -64,7 +64,9 @@ describe("kubernetes discovery: traffic follows the EndpointSlices", () => {
     await api.close();
   });
 
-  it("lists and watches with the Service's label selector, bookmarks on, the context's namespace", () => {
+  it("lists and watches with the Service's label selector, bookmarks on, the context's namespace", async () => {
+    // Ready means listed; the watch request follows at once but may not have reached the server yet.
+    await vi.waitFor(() => expect(watches().length).toBeGreaterThan(0));
     const [list] = api.requests.filter((r) => !r.watch);
     expect(list?.path).toBe(`/apis/discovery.k8s.io/v1/namespaces/${NS}/${SLICES}`);
     expect(list?.query.labelSelector).toBe("kubernetes.io/service-name in (greet)");
