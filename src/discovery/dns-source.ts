@@ -2,6 +2,7 @@ import { createEndpoint, type Endpoint } from "../balance/endpoint.ts";
 import type { DnsDiscoveryConfig } from "../config/gateway-config.ts";
 import type { Logger } from "../log/logger.ts";
 import type { HostResolver } from "../runtime.ts";
+import { describeChange } from "./describe-change.ts";
 import { diffEndpoints } from "./diff-endpoints.ts";
 import type { EndpointChange, EndpointSource } from "./endpoint-source.ts";
 
@@ -48,7 +49,7 @@ export function createDnsSource(options: DnsSourceOptions): EndpointSource {
         log.info("DNS lookup works again", { host: config.host, endpoints: next.length });
       }
       if (change.added.length > 0 || change.removed.length > 0) {
-        log.debug("endpoints changed", { host: config.host, added: change.added.length, removed: change.removed.length });
+        log.info("endpoints changed", { host: config.host, ...describeChange(change), endpoints: next.length });
         for (const listener of listeners) listener(change);
       }
     } catch (error) {

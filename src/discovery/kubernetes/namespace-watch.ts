@@ -11,6 +11,7 @@ import {
 } from "@kubernetes/client-node";
 import type { Logger } from "../../log/logger.ts";
 import type { Backoff } from "../backoff.ts";
+import { describeChange } from "../describe-change.ts";
 import type { EndpointChange, EndpointSource } from "../endpoint-source.ts";
 import { describeKubeError } from "./describe-kube-error.ts";
 import { ServiceEndpoints } from "./service-endpoints.ts";
@@ -209,11 +210,11 @@ export class NamespaceWatch {
     if (change.added.length === 0 && change.removed.length === 0) {
       return;
     }
-    this.options.log.debug("endpoints changed", {
+    this.options.log.info("endpoints changed", {
       namespace: this.options.namespace,
       service: view.service,
-      added: change.added.length,
-      removed: change.removed.length,
+      port: view.port,
+      ...describeChange(change),
     });
     for (const listener of view.listeners) {
       listener(change);
