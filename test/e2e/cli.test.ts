@@ -4,10 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startPod, type Pod } from "../../src/adapter/node/start-pod.ts";
 import { greetRoutes } from "../../src/demo/greet-service.ts";
 import { GreetService } from "../../src/gen/greet/v1/greet_pb.ts";
+import { endpointSlice, startFakeKubeApi } from "../support/fake-kube-api.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 const bin = join(root, "bin/edgegate.js");
@@ -72,6 +73,49 @@ describe("the edgegate command", () => {
       const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
       child.kill("SIGTERM");
       expect(await exited).toBe(0);
+    }
+  });
+
+  it("serves from Kubernetes discovery with a kubeconfig next to the config file", async () => {
+    const api = await startFakeKubeApi();
+    const kubeconfig = await api.writeKubeconfig({ dir, namespace: "shop" });
+    const [a, b] = pods;
+    api.put(
+      "endpointslices",
+      endpointSlice({
+        namespace: "shop",
+        name: "greet-1",
+        service: "greet",
+        ports: [{ name: "grpc", port: a?.address.port ?? 0 }],
+        endpoints: [{ ip: "127.0.0.1", ready: true }],
+      }),
+    );
+    const path = await configFile(
+      "kube.yaml",
+      `listeners:\n  - address: 127.0.0.1:0\nadmin:\n  address: 127.0.0.1:0\nroutes:\n  - backend: greet\n` +
+        `backends:\n  - name: greet\n    discovery:\n      kubernetes: { service: greet, port: grpc }\n` +
+        `kubernetes:\n  kubeconfig: ./${kubeconfig.slice(dir.length + 1)}\n`,
+    );
+    const { child, port } = await serve(path);
+    try {
+      const client = createClient(GreetService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` }));
+      await vi.waitFor(async () => expect((await client.greet({ name: "cli" })).pod).toBe("pod-a"));
+      api.put(
+        "endpointslices",
+        endpointSlice({
+          namespace: "shop",
+          name: "greet-1",
+          service: "greet",
+          ports: [{ name: "grpc", port: b?.address.port ?? 0 }],
+          endpoints: [{ ip: "127.0.0.1", ready: true }],
+        }),
+      );
+      await vi.waitFor(async () => expect((await client.greet({ name: "cli" })).pod).toBe("pod-b"));
+    } finally {
+      const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      await api.close();
     }
   });
 
