@@ -120,4 +120,26 @@ describe("Balancer", () => {
     expect(retired).toEqual([]);
     expect(balancer.current().map((e) => e.address)).toEqual(["10.0.0.2:80", "10.0.0.1:80"]);
   });
+
+  it("passes over a cooling endpoint without scanning the set: a re-pick, not a filter of thousands", () => {
+    let calls = 0;
+    const rr = createRoundRobinPicker();
+    const balancer = new Balancer({
+      picker: { pick: (candidates, inFlight) => (calls++, candidates.length < 5000 ? expect.unreachable() : rr.pick(candidates, inFlight)) },
+      now: () => 0,
+      connectFailureCooldownMs: 1000,
+    });
+    const many = Array.from({ length: 5000 }, (_, i) => createEndpoint(`10.1.${i >> 8}.${i & 255}`, 80));
+    balancer.apply({ added: many, removed: [] });
+    const failing = balancer.pick();
+    failing?.connectFailed();
+    failing?.release();
+    calls = 0;
+    for (let i = 0; i < 10_000; i++) {
+      const lease = balancer.pick();
+      expect(lease?.endpoint).not.toBe(failing?.endpoint);
+      lease?.release();
+    }
+    expect(calls).toBeLessThanOrEqual(10_002);
+  });
 });

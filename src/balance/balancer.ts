@@ -19,6 +19,9 @@ export interface BalancerOptions {
   readonly onEndpointRetired?: (endpoint: Endpoint) => void;
 }
 
+/** Picks tried before the set is filtered, when some endpoints are in cooldown. */
+const REPICKS = 4;
+
 interface EndpointState {
   readonly endpoint: Endpoint;
   inFlight: number;
@@ -91,7 +94,7 @@ export class Balancer {
     if (this.endpoints.length === 0) {
       return undefined;
     }
-    const endpoint = this.options.picker.pick(this.candidates(), (e) => this.inFlight(e));
+    const endpoint = this.choose();
     const state = this.states.get(endpoint.address) as EndpointState;
     state.inFlight++;
     let released = false;
@@ -116,14 +119,28 @@ export class Balancer {
     };
   }
 
-  private candidates(): readonly Endpoint[] {
+  /**
+   * The picker's choice, passing over endpoints in cooldown. A few re-picks
+   * find a usable endpoint without looking at the whole set (picks stay O(1)
+   * at thousands of endpoints with one failing); only when they all land on
+   * cooling endpoints is the set filtered.
+   */
+  private choose(): Endpoint {
+    const inFlight = (e: Endpoint) => this.inFlight(e);
     if (this.cooling === 0) {
-      return this.endpoints;
+      return this.options.picker.pick(this.endpoints, inFlight);
     }
     const now = this.options.now();
-    const healthy = this.endpoints.filter((e) => (this.states.get(e.address)?.failedUntil ?? 0) <= now);
+    const usable = (e: Endpoint) => ((this.states.get(e.address) as EndpointState).failedUntil <= now);
+    for (let attempt = 0; attempt < REPICKS; attempt++) {
+      const endpoint = this.options.picker.pick(this.endpoints, inFlight);
+      if (usable(endpoint)) {
+        return endpoint;
+      }
+    }
+    const healthy = this.endpoints.filter(usable);
     this.cooling = this.endpoints.length - healthy.length;
-    return healthy.length > 0 ? healthy : this.endpoints;
+    return this.options.picker.pick(healthy.length > 0 ? healthy : this.endpoints, inFlight);
   }
 
   private retire(state: EndpointState): void {
