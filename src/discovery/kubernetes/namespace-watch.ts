@@ -123,12 +123,17 @@ export class NamespaceWatch {
     const selector = `${SERVICE_NAME_LABEL} in (${services.join(",")})`;
     const { namespace } = this.options;
     const path = `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices`;
+    let reconciled = false;
     const informer: ListWatch<V1EndpointSlice> = new ListWatch<V1EndpointSlice>(
       path,
       new ResumingWatch(this.options.kubeConfig, {
         active: () => this.informer === informer && !this.closed,
         // The informer only watches once its list (if it needed one) is in its cache.
         onWatch: () => {
+          if (!reconciled) {
+            reconciled = true;
+            this.forgetSlicesMissingFrom(informer);
+          }
           for (const service of services) this.listed.add(service);
         },
         onEvent: () => this.options.backoff.reset(),
@@ -185,6 +190,20 @@ export class NamespaceWatch {
         informer?.start().catch((e: unknown) => this.retry(e));
       }
     }, delayMs);
+  }
+
+  /**
+   * A replacement informer starts with an empty cache, so it never reports
+   * the deletion of a slice that vanished while it took over: once its first
+   * list is in, drop every slice it does not have.
+   */
+  private forgetSlicesMissingFrom(informer: ListWatch<V1EndpointSlice>): void {
+    const present = new Set(informer.list(this.options.namespace).map((slice) => slice.metadata?.name ?? ""));
+    for (const [name, service] of [...this.sliceService]) {
+      if (!present.has(name)) {
+        this.applySlice({ addressType: "IPv4", endpoints: [], metadata: { name, labels: { [SERVICE_NAME_LABEL]: service } } }, true);
+      }
+    }
   }
 
   private applySlice(slice: V1EndpointSlice, deleted: boolean): void {
