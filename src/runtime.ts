@@ -1,6 +1,7 @@
 import type { UniversalHandlerFn } from "@connectrpc/connect/protocol";
 import type { CompressionRegistry } from "./call/message-encoding.ts";
 import type { HostPort } from "./config/gateway-config.ts";
+import type { CertificatePair, CertificateSelector } from "./tls/certificate-store.ts";
 import type { UpstreamClient } from "./upstream/upstream-client.ts";
 
 /** A bound listener. */
@@ -19,6 +20,23 @@ export interface BoundListener {
  */
 export type HostResolver = (host: string, servers: readonly HostPort[] | undefined) => Promise<readonly string[]>;
 
+/** How the upstream client reaches pods over TLS. */
+export interface UpstreamTls {
+  /** PEM CA bundle; `undefined`: the runtime's default roots. */
+  readonly ca: string | undefined;
+  /** Name to verify and send as SNI instead of the endpoint's address. */
+  readonly serverName: string | undefined;
+  readonly insecureSkipVerify: boolean;
+}
+
+/** What a certificate says about itself. */
+export interface CertificateInfo {
+  /** Lower-case DNS names (and IP addresses) of its subjectAltName. */
+  readonly names: readonly string[];
+  /** Expiry, epoch ms. */
+  readonly notAfter: number;
+}
+
 /**
  * Everything the gateway needs from its runtime, and the only door through
  * which it reaches one: sockets, the HTTP/2 client, compression, the clock.
@@ -31,9 +49,25 @@ export interface Runtime {
   readonly resolveHost: HostResolver;
   /** An environment variable, e.g. KUBERNETES_SERVICE_HOST to tell a pod from a laptop. */
   env(name: string): string | undefined;
-  createUpstreamClient(): UpstreamClient;
-  /** A cleartext listener serving HTTP/1.1 and h2c on one port. */
-  listen(address: HostPort, handler: UniversalHandlerFn, onError: (error: unknown) => void): Promise<BoundListener>;
+  /** An HTTP/2 client towards pods: h2c, or TLS when `tls` is given. */
+  createUpstreamClient(tls?: UpstreamTls): UpstreamClient;
+  /**
+   * A listener: cleartext HTTP/1.1 and h2c on one port, or, with
+   * `certificates`, TLS (1.2 minimum) with ALPN h2 and http/1.1 and the
+   * certificate picked per handshake by SNI.
+   */
+  listen(
+    address: HostPort,
+    handler: UniversalHandlerFn,
+    onError: (error: unknown) => void,
+    certificates?: CertificateSelector,
+  ): Promise<BoundListener>;
+  /** Reads a text file (certificates, CA bundles). */
+  readText(path: string): Promise<string>;
+  /** Calls `onChange` when the file at `path` changes (also when a symlink is swapped); returns the stop function. */
+  watchFile(path: string, onChange: () => void): () => void;
+  /** Parses a PEM certificate and checks the key belongs to it; throws a message naming the problem. */
+  inspectCertificate(pair: CertificatePair): CertificateInfo;
   /** The admin listener, serving a fetch-style app (Hono). */
   serveAdmin(address: HostPort, fetch: (request: Request) => Response | Promise<Response>): Promise<BoundListener>;
 }

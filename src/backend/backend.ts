@@ -32,7 +32,7 @@ export function createBackend(config: BackendConfig, source: EndpointSource, ups
     now: upstream.now,
     connectFailureCooldownMs,
     onEndpointRetired: (endpoint) => {
-      upstream.client.retire(`http://${endpoint.address}`);
+      upstream.client.retire(`${upstream.scheme}://${endpoint.address}`);
       upstream.acceptedByEndpoint.delete(endpoint.address);
     },
   });

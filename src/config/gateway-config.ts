@@ -8,11 +8,16 @@
  * ```yaml
  * listeners:
  *   - address: 127.0.0.1:8080        # HTTP/1.1 and h2c on one port
+ *   - address: 0.0.0.0:8443          # TLS, ALPN h2 and http/1.1
+ *     tls: { certificates: [{ certFile: tls.crt, keyFile: tls.key }] }
  * admin:
  *   address: 127.0.0.1:9901          # /healthz and /readyz
  * routes:                             # first match wins
- *   - services: ["greet.v1.GreetService", "shop.v1."]
+ *   - hosts: ["api.example.com", "*.example.com"]
+ *     services: ["greet.v1.GreetService", "shop.v1."]
+ *     methods: ["Greet"]
  *     backend: greet
+ *     cors: { allowedOrigins: ["https://app.example.com"], maxAgeSeconds: 7200 }
  * backends:
  *   - name: greet
  *     balancer: round_robin           # or least_request
@@ -21,8 +26,10 @@
  *         endpoints: ["127.0.0.1:50051"]
  *       # kubernetes: { namespace: shop, service: greet, port: grpc }
  *       # dns: { host: greet-headless.shop.svc.cluster.local, port: 50051, refreshSeconds: 5 }
+ *     tls: { caFile: ca.crt, serverName: greet.internal }   # upstream TLS; default h2c
  * kubernetes:
  *   kubeconfig: ./kubeconfig          # default: in-cluster service account, else KUBECONFIG / ~/.kube/config
+ *   ingress: { className: edgegate }  # Ingress resources as routes (namespaces: all, or a list)
  * limits:
  *   maxMessageBytes: 4194304
  * ```
@@ -45,6 +52,22 @@ export interface HostPort {
 
 export interface ListenerConfig {
   readonly address: HostPort;
+  /** TLS on this listener (ALPN h2 and http/1.1); `undefined`: cleartext HTTP/1.1 and h2c. */
+  readonly tls: ListenerTlsConfig | undefined;
+}
+
+export interface ListenerTlsConfig {
+  /**
+   * Certificates to serve; SNI picks the one whose names match, else the
+   * first. May be empty when Ingress TLS Secrets supply them.
+   */
+  readonly certificates: readonly CertificateFiles[];
+}
+
+/** A PEM certificate chain and its key, watched and reloaded when they change. */
+export interface CertificateFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
 }
 
 export interface AdminConfig {
@@ -53,12 +76,33 @@ export interface AdminConfig {
 
 export interface RouteConfig {
   /**
+   * Hosts (`api.example.com`, `*.example.com`: one more label), lower case,
+   * matched against `:authority` / `Host` without its port. `undefined`
+   * matches every host.
+   */
+  readonly hosts: readonly string[] | undefined;
+  /**
    * Full service names (`greet.v1.GreetService`) or package prefixes ending
    * in "." (`shop.v1.`). `undefined` matches every service.
    */
   readonly services: readonly string[] | undefined;
+  /** Method names (`Greet`) within the matched services; `undefined` matches every method. */
+  readonly methods: readonly string[] | undefined;
   /** Name of a backend in `backends`; the loader checks that it exists. */
   readonly backend: string;
+  /** CORS for browsers calling this route from another origin; `undefined`: no CORS headers. */
+  readonly cors: CorsConfig | undefined;
+}
+
+export interface CorsConfig {
+  /** `https://app.example.com`, `https://*.example.com` (any subdomain), or `*`. */
+  readonly allowedOrigins: readonly string[];
+  /** Request headers allowed beyond the Connect and gRPC-Web ones. */
+  readonly allowedHeaders: readonly string[];
+  /** Response headers exposed beyond the Connect and gRPC-Web ones. */
+  readonly exposedHeaders: readonly string[];
+  /** How long a browser may cache a preflight answer. */
+  readonly maxAgeSeconds: number;
 }
 
 export type BalancerName = "round_robin" | "least_request";
@@ -67,6 +111,16 @@ export interface BackendConfig {
   readonly name: string;
   readonly balancer: BalancerName;
   readonly discovery: DiscoveryConfig;
+  /** TLS towards the pods; `undefined`: h2c. */
+  readonly tls: UpstreamTlsConfig | undefined;
+}
+
+export interface UpstreamTlsConfig {
+  /** PEM CA bundle to verify pods with; `undefined`: the system's roots. */
+  readonly caFile: string | undefined;
+  /** Name to verify (and send as SNI) instead of the endpoint's address. */
+  readonly serverName: string | undefined;
+  readonly insecureSkipVerify: boolean;
 }
 
 /** Exactly one discovery source per backend. */
@@ -102,6 +156,15 @@ export interface DnsDiscoveryConfig {
 export interface KubernetesConfig {
   /** Path of a kubeconfig file, relative to the config file; `undefined`: in-cluster, else KUBECONFIG / ~/.kube/config. */
   readonly kubeconfig: string | undefined;
+  /** Ingress resources of a class as a route source; `undefined`: off. */
+  readonly ingress: IngressConfig | undefined;
+}
+
+export interface IngressConfig {
+  /** `spec.ingressClassName` (or the legacy `kubernetes.io/ingress.class` annotation) to serve. */
+  readonly className: string;
+  /** Namespaces to watch; `undefined`: all. */
+  readonly namespaces: readonly string[] | undefined;
 }
 
 export interface LimitsConfig {

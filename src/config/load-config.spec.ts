@@ -116,7 +116,7 @@ describe("loadConfigText", () => {
 
   it("prefixes validation errors with the file and the line of the offending key", () => {
     const error = errorFor(EXAMPLE.replace("  - services:", "  - servces:"));
-    expect(error.message).toBe("gateway.yaml:6:5: routes[0].servces: unknown key (expected one of: services, backend)");
+    expect(error.message).toBe("gateway.yaml:6:5: routes[0].servces: unknown key (expected one of: hosts, services, methods, backend, cors)");
     expect(error).toMatchObject({ path: "routes[0].servces", line: 6, column: 5, source: "gateway.yaml" });
   });
 

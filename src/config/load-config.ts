@@ -69,9 +69,30 @@ export async function loadConfigFile(
     const reason = error instanceof Error ? error.message : String(error);
     throw new ConfigError([], `cannot read the config file: ${reason}`, { source: path, cause: error });
   }
-  const config = loadConfigText(text, path);
-  const kubeconfig = config.kubernetes.kubeconfig;
-  return kubeconfig === undefined ? config : { ...config, kubernetes: { kubeconfig: relativeTo(path, kubeconfig) } };
+  return withPathsRelativeTo(path, loadConfigText(text, path));
+}
+
+/** Every file a config names (kubeconfig, certificates, CA bundles), resolved against the config file's directory. */
+function withPathsRelativeTo(file: string, config: GatewayConfig): GatewayConfig {
+  const resolve = (target: string) => relativeTo(file, target);
+  const optionalPath = (target: string | undefined) => (target === undefined ? undefined : resolve(target));
+  return {
+    ...config,
+    listeners: config.listeners.map((listener) =>
+      listener.tls === undefined
+        ? listener
+        : {
+            ...listener,
+            tls: {
+              certificates: listener.tls.certificates.map((c) => ({ certFile: resolve(c.certFile), keyFile: resolve(c.keyFile) })),
+            },
+          },
+    ),
+    backends: config.backends.map((backend) =>
+      backend.tls === undefined ? backend : { ...backend, tls: { ...backend.tls, caFile: optionalPath(backend.tls.caFile) } },
+    ),
+    kubernetes: { ...config.kubernetes, kubeconfig: optionalPath(config.kubernetes.kubeconfig) },
+  };
 }
 
 /** Paths in a config file are relative to the file, as users expect when they keep the two side by side. */

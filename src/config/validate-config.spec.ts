@@ -129,13 +129,23 @@ describe("validateConfig", () => {
     ["array document", [], "expected an object, got array"],
     ["unknown top-level key", minimal({ listener: [] }), "listener: unknown key (expected one of: listeners, admin, routes, backends, limits, kubernetes)"],
     ["missing listeners", { routes: [], backends: [] }, "listeners: missing required key"],
-    ["missing routes", { listeners: [{ address: "127.0.0.1:0" }], backends: [backend()] }, "routes: missing required key"],
-    ["missing backends", { listeners: [{ address: "127.0.0.1:0" }], routes: [{ backend: "greet" }] }, "backends: missing required key"],
+    ["missing routes", { listeners: [{ address: "127.0.0.1:0" }], backends: [backend()] }, "routes: expected at least one route (or kubernetes.ingress, to take routes from Ingress resources)"],
+    ["missing backends", { listeners: [{ address: "127.0.0.1:0" }], routes: [{ backend: "greet" }] }, 'routes[0].backend: unknown backend "greet" (defined backends: )'],
     // listeners and admin
     ["listeners not an array", minimal({ listeners: { address: "127.0.0.1:0" } }), "listeners: expected an array, got object"],
     ["empty listeners", minimal({ listeners: [] }), "listeners: must not be empty"],
     ["listener not an object", minimal({ listeners: ["127.0.0.1:0"] }), "listeners[0]: expected an object, got string"],
-    ["listener unknown key", minimal({ listeners: [{ address: "127.0.0.1:0", tls: {} }] }), "listeners[0].tls: unknown key (expected one of: address)"],
+    ["listener unknown key", minimal({ listeners: [{ address: "127.0.0.1:0", tcp: {} }] }), "listeners[0].tcp: unknown key (expected one of: address, tls)"],
+    ["tls without certificates", minimal({ listeners: [{ address: "127.0.0.1:0", tls: {} }] }), "listeners[0].tls.certificates: expected at least one certificate (or kubernetes.ingress, whose TLS Secrets supply them)"],
+    ["tls certificate without key", minimal({ listeners: [{ address: "127.0.0.1:0", tls: { certificates: [{ certFile: "a.crt" }] } }] }), "listeners[0].tls.certificates[0].keyFile: missing required key"],
+    ["route host with port", minimal({ routes: [{ hosts: ["api.example.com:443"], backend: "greet" }] }), 'routes[0].hosts[0]: "api.example.com:443" is not a host name (like api.example.com or *.example.com, without a port)'],
+    ["route host deep wildcard", minimal({ routes: [{ hosts: ["*.*.example.com"], backend: "greet" }] }), 'routes[0].hosts[0]: "*.*.example.com" is not a host name (like api.example.com or *.example.com, without a port)'],
+    ["route method with slash", minimal({ routes: [{ methods: ["greet.v1.GreetService/Greet"], backend: "greet" }] }), 'routes[0].methods[0]: "greet.v1.GreetService/Greet" is not a method name (like Greet)'],
+    ["cors without origins", minimal({ routes: [{ backend: "greet", cors: {} }] }), "routes[0].cors.allowedOrigins: missing required key"],
+    ["cors origin with path", minimal({ routes: [{ backend: "greet", cors: { allowedOrigins: ["https://app.example.com/"] } }] }), 'routes[0].cors.allowedOrigins[0]: "https://app.example.com/" is not an origin (like https://app.example.com, https://*.example.com or *)'],
+    ["cors bad header", minimal({ routes: [{ backend: "greet", cors: { allowedOrigins: ["*"], allowedHeaders: ["x tenant"] } }] }), 'routes[0].cors.allowedHeaders[0]: "x tenant" is not an HTTP header name'],
+    ["backend tls skip not boolean", backendWith({ tls: { insecureSkipVerify: "yes" } }), "backends[0].tls.insecureSkipVerify: expected true or false, got string"],
+    ["ingress without class", minimal({ kubernetes: { ingress: {} } }), "kubernetes.ingress.className: missing required key"],
     ["listener without address", minimal({ listeners: [{}] }), "listeners[0].address: missing required key"],
     ["listener address a number", minimal({ listeners: [{ address: 8080 }] }), "listeners[0].address: expected a string, got number"],
     [
@@ -147,8 +157,8 @@ describe("validateConfig", () => {
     ["admin unknown key", minimal({ admin: { address: "127.0.0.1:9901", port: 1 } }), "admin.port: unknown key (expected one of: address)"],
     ["admin address with scheme", minimal({ admin: { address: "http://127.0.0.1:9901" } }), 'admin.address: invalid address "http://127.0.0.1:9901": must not have a scheme'],
     // routes
-    ["empty routes", minimal({ routes: [] }), "routes: must not be empty"],
-    ["route misspelled key", minimal({ routes: [{ servces: ["a.B"], backend: "greet" }] }), "routes[0].servces: unknown key (expected one of: services, backend)"],
+    ["empty routes", minimal({ routes: [] }), "routes: expected at least one route (or kubernetes.ingress, to take routes from Ingress resources)"],
+    ["route misspelled key", minimal({ routes: [{ servces: ["a.B"], backend: "greet" }] }), "routes[0].servces: unknown key (expected one of: hosts, services, methods, backend, cors)"],
     ["route without backend", minimal({ routes: [{ services: ["a.B"] }] }), "routes[0].backend: missing required key"],
     ["route backend not a string", minimal({ routes: [{ backend: 1 }] }), "routes[0].backend: expected a string, got number"],
     ["route services not an array", minimal({ routes: [{ services: "a.B", backend: "greet" }] }), "routes[0].services: expected an array, got string"],
@@ -166,8 +176,8 @@ describe("validateConfig", () => {
     ],
     // backends
     ["backends not an array", minimal({ backends: backend() }), "backends: expected an array, got object"],
-    ["empty backends", minimal({ backends: [] }), "backends: must not be empty"],
-    ["backend unknown key", backendWith({ healthCheck: {} }), "backends[0].healthCheck: unknown key (expected one of: name, balancer, discovery)"],
+    ["empty backends", minimal({ backends: [] }), 'routes[0].backend: unknown backend "greet" (defined backends: )'],
+    ["backend unknown key", backendWith({ healthCheck: {} }), "backends[0].healthCheck: unknown key (expected one of: name, balancer, discovery, tls)"],
     ["backend without name", minimal({ backends: [{ discovery: { static: { endpoints: ["a:1"] } } }] }), "backends[0].name: missing required key"],
     ["backend name not a string", backendWith({ name: 7 }), "backends[0].name: expected a string, got number"],
     ["backend name with a space", backendWith({ name: "my greet" }), 'backends[0].name: "my greet" is not a valid backend name'],
@@ -197,7 +207,7 @@ describe("validateConfig", () => {
     ["dns refresh too fast", backendWith({ discovery: { dns: { host: "greet", port: 1, refreshSeconds: 0 } } }), "backends[0].discovery.dns.refreshSeconds: must be between 0.05 and 86400 seconds, got 0"],
     ["dns refresh a string", backendWith({ discovery: { dns: { host: "greet", port: 1, refreshSeconds: "5s" } } }), "backends[0].discovery.dns.refreshSeconds: expected a number of seconds, got string"],
     ["dns server junk", backendWith({ discovery: { dns: { host: "greet", port: 1, servers: ["dns server"] } } }), 'backends[0].discovery.dns.servers[0]: invalid address "dns server:53": must not contain whitespace'],
-    ["kubernetes section unknown key", minimal({ kubernetes: { config: "x" } }), "kubernetes.config: unknown key (expected one of: kubeconfig)"],
+    ["kubernetes section unknown key", minimal({ kubernetes: { config: "x" } }), "kubernetes.config: unknown key (expected one of: kubeconfig, ingress)"],
     ["static not an object", backendWith({ discovery: { static: ["127.0.0.1:1"] } }), "backends[0].discovery.static: expected an object, got array"],
     ["static unknown key", backendWith({ discovery: { static: { endpoint: ["127.0.0.1:1"] } } }), "backends[0].discovery.static.endpoint: unknown key (expected one of: endpoints)"],
     ["static without endpoints", backendWith({ discovery: { static: {} } }), "backends[0].discovery.static.endpoints: missing required key"],
@@ -239,6 +249,43 @@ describe("validateConfig", () => {
       servers: [{ host: "10.96.0.10", port: 53 }, { host: "127.0.0.1", port: 5353 }, { host: "::1", port: 53 }],
     });
     expect(validateConfig(minimal({ kubernetes: { kubeconfig: "./kubeconfig" } })).kubernetes.kubeconfig).toBe("./kubeconfig");
+  });
+
+  it("reads TLS listeners, hosts, methods, CORS, upstream TLS and the Ingress source", () => {
+    const config = validateConfig({
+      listeners: [{ address: "0.0.0.0:8443", tls: { certificates: [{ certFile: "a.crt", keyFile: "a.key" }] } }],
+      routes: [
+        {
+          hosts: ["API.example.com", "*.apps.example.com"],
+          services: ["greet.v1."],
+          methods: ["Greet"],
+          backend: "greet",
+          cors: { allowedOrigins: ["https://App.example.com"], exposedHeaders: ["X-Request-Id"] },
+        },
+      ],
+      backends: [{ ...backend(), tls: { caFile: "ca.crt", serverName: "greet.internal" } }],
+      kubernetes: { ingress: { className: "edgegate", namespaces: ["shop"] } },
+    });
+    expect(config.listeners[0]?.tls).toEqual({ certificates: [{ certFile: "a.crt", keyFile: "a.key" }] });
+    expect(config.routes[0]).toEqual({
+      hosts: ["api.example.com", "*.apps.example.com"],
+      services: ["greet.v1."],
+      methods: ["Greet"],
+      backend: "greet",
+      cors: { allowedOrigins: ["https://app.example.com"], allowedHeaders: [], exposedHeaders: ["x-request-id"], maxAgeSeconds: 7200 },
+    });
+    expect(config.backends[0]?.tls).toEqual({ caFile: "ca.crt", serverName: "greet.internal", insecureSkipVerify: false });
+    expect(config.kubernetes.ingress).toEqual({ className: "edgegate", namespaces: ["shop"] });
+  });
+
+  it("needs no routes, backends or listener certificates when Ingresses supply them", () => {
+    const config = validateConfig({
+      listeners: [{ address: "0.0.0.0:8443", tls: {} }],
+      kubernetes: { ingress: { className: "edgegate" } },
+    });
+    expect(config.routes).toEqual([]);
+    expect(config.backends).toEqual([]);
+    expect(config.listeners[0]?.tls?.certificates).toEqual([]);
   });
 
   it("quotes keys that are not plain identifiers in the path", () => {

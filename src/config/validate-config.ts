@@ -19,8 +19,13 @@ import type {
   BackendConfig,
   BalancerName,
   DiscoveryConfig,
+  CertificateFiles,
+  CorsConfig,
   GatewayConfig,
+  IngressConfig,
   KubernetesConfig,
+  ListenerTlsConfig,
+  UpstreamTlsConfig,
   LimitsConfig,
   ListenerConfig,
   RouteConfig,
@@ -41,8 +46,16 @@ const readListenAddress = readParsed((text) => parseHostPort(text, { allowZero: 
 /** Endpoints are dialled, so port 0 is meaningless. */
 const readEndpoint = readParsed((text) => parseHostPort(text));
 
+const readCertificateFiles: Reader<CertificateFiles> = (value, path) =>
+  readObject(value, path, { certFile: required(readNonEmptyString), keyFile: required(readNonEmptyString) });
+
 const readListener: Reader<ListenerConfig> = (value, path) =>
-  readObject(value, path, { address: required(readListenAddress) });
+  readObject(value, path, {
+    address: required(readListenAddress),
+    tls: optional<ListenerTlsConfig>((tls, tlsPath) =>
+      readObject(tls, tlsPath, { certificates: withDefault(readArray(readCertificateFiles), []) }),
+    ),
+  });
 
 const readAdmin: Reader<AdminConfig> = (value, path) =>
   readObject(value, path, { address: required(readListenAddress) });
@@ -57,10 +70,47 @@ const readServiceName: Reader<string> = (value, path) => {
   );
 };
 
+/** A host to route: a DNS name, or `*.` and a name (exactly one more label); stored lower case. */
+const readRouteHost: Reader<string> = (value, path) => {
+  const host = readString(value, path).toLowerCase();
+  if (/^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(host)) return host;
+  return fail(path, `${JSON.stringify(host)} is not a host name (like api.example.com or *.example.com, without a port)`);
+};
+
+const readMethodName: Reader<string> = (value, path) => {
+  const name = readString(value, path);
+  if (new RegExp(`^${IDENTIFIER}$`).test(name)) return name;
+  return fail(path, `${JSON.stringify(name)} is not a method name (like Greet)`);
+};
+
+/** An origin a browser sends: scheme, host (`*.` allowed for any subdomain), optional port; or `*`. */
+const readOrigin: Reader<string> = (value, path) => {
+  const origin = readString(value, path).toLowerCase();
+  if (origin === "*" || /^https?:\/\/(\*\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:\d{1,5})?$/.test(origin)) return origin;
+  return fail(path, `${JSON.stringify(origin)} is not an origin (like https://app.example.com, https://*.example.com or *)`);
+};
+
+const readHeaderName: Reader<string> = (value, path) => {
+  const name = readString(value, path);
+  if (/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) return name.toLowerCase();
+  return fail(path, `${JSON.stringify(name)} is not an HTTP header name`);
+};
+
+const readCors: Reader<CorsConfig> = (value, path) =>
+  readObject(value, path, {
+    allowedOrigins: required(readArray(readOrigin, { nonEmpty: true })),
+    allowedHeaders: withDefault(readArray(readHeaderName), []),
+    exposedHeaders: withDefault(readArray(readHeaderName), []),
+    maxAgeSeconds: withDefault(readInteger({ min: 0, max: 86_400 }), 7_200),
+  });
+
 const readRoute: Reader<RouteConfig> = (value, path) =>
   readObject(value, path, {
+    hosts: optional(readArray(readRouteHost, { nonEmpty: true })),
     services: optional(readArray(readServiceName, { nonEmpty: true })),
+    methods: optional(readArray(readMethodName, { nonEmpty: true })),
     backend: required(readString),
+    cors: optional(readCors),
   });
 
 const readBackendName: Reader<string> = (value, path) => {
@@ -73,6 +123,16 @@ const readBackendName: Reader<string> = (value, path) => {
   );
 };
 
+const readNonEmptyString: Reader<string> = (value, path) => {
+  const text = readString(value, path);
+  return text === "" ? fail(path, "must not be empty") : text;
+};
+
+const readBoolean: Reader<boolean> = (value, path) =>
+  typeof value === "boolean" ? value : fail(path, `expected true or false, got ${describeType(value)}`);
+
+/** A Kubernetes object name (RFC 1123 subdomain), as IngressClasses have. */
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 /** A Kubernetes object name (RFC 1123 label), as namespaces and Services have. */
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 /** A port name in a Service / EndpointSlice (IANA_SVC_NAME-like: lower case, digits, "-"). */
@@ -143,15 +203,29 @@ const readDiscovery: Reader<DiscoveryConfig> = (value, path) => {
   return first[1];
 };
 
+const readUpstreamTls: Reader<UpstreamTlsConfig> = (value, path) =>
+  readObject(value, path, {
+    caFile: optional(readNonEmptyString),
+    serverName: optional(readMatching(HOST_NAME, "a DNS name")),
+    insecureSkipVerify: withDefault(readBoolean, false),
+  });
+
 const readBackend: Reader<BackendConfig> = (value, path) =>
   readObject(value, path, {
     name: required(readBackendName),
     balancer: withDefault(readOneOf(BALANCERS), "round_robin"),
     discovery: required(readDiscovery),
+    tls: optional(readUpstreamTls),
+  });
+
+const readIngress: Reader<IngressConfig> = (value, path) =>
+  readObject(value, path, {
+    className: required(readMatching(DNS_SUBDOMAIN, "an IngressClass name")),
+    namespaces: optional(readArray(readMatching(DNS_LABEL, "a Kubernetes namespace name"), { nonEmpty: true })),
   });
 
 const readKubernetes: Reader<KubernetesConfig> = (value, path) =>
-  readObject(value, path, { kubeconfig: optional(readString) });
+  readObject(value, path, { kubeconfig: optional(readNonEmptyString), ingress: optional(readIngress) });
 
 const readLimits: Reader<LimitsConfig> = (value, path) =>
   readObject(value, path, {
@@ -174,10 +248,23 @@ export function validateConfig(raw: unknown): GatewayConfig {
   const config = readObject(raw, root, {
     listeners: required(readArray(readListener, { nonEmpty: true })),
     admin: optional(readAdmin),
-    routes: required(readArray(readRoute, { nonEmpty: true })),
-    backends: required(readArray(readBackend, { nonEmpty: true })),
+    routes: withDefault(readArray(readRoute), []),
+    backends: withDefault(readArray(readBackend), []),
     limits: defaultsOnly(readLimits),
     kubernetes: defaultsOnly(readKubernetes),
+  });
+
+  const ingress = config.kubernetes.ingress !== undefined;
+  if (config.routes.length === 0 && !ingress) {
+    fail(["routes"], "expected at least one route (or kubernetes.ingress, to take routes from Ingress resources)");
+  }
+  config.listeners.forEach((listener, index) => {
+    if (listener.tls !== undefined && listener.tls.certificates.length === 0 && !ingress) {
+      fail(
+        ["listeners", index, "tls", "certificates"],
+        "expected at least one certificate (or kubernetes.ingress, whose TLS Secrets supply them)",
+      );
+    }
   });
 
   const firstIndexByName = new Map<string, number>();

@@ -9,6 +9,7 @@ import type { Backend } from "../backend/backend.ts";
 import { callResultFromError } from "../call/call-result-from-error.ts";
 import type { ProtocolContext } from "../protocol/inbound-exchange.ts";
 import { negotiateProtocol } from "../protocol/negotiate-protocol.ts";
+import { hostOfAuthority } from "../route/match-host.ts";
 import type { RouteTable } from "../route/route-table.ts";
 
 export interface CallHandlerOptions {
@@ -20,7 +21,7 @@ export interface CallHandlerOptions {
 
 /**
  * The path of every call, start to end: negotiate the client's protocol,
- * decode the request into a neutral call, route it by service, start the
+ * decode the request into a neutral call, route it by host, service and method, start the
  * deadline, let the backend pick an endpoint and call it, and encode the
  * result back in the client's protocol. Any error on the way is answered in
  * that protocol; nothing here throws past the adapter.
@@ -37,10 +38,11 @@ export function createCallHandler(options: CallHandlerOptions): UniversalHandler
       return exchange.respond(callResultFromError(exchange.error));
     }
     const call = exchange.request;
-    const route = options.routes.match(call.service);
+    const host = hostOfAuthority(call.authority);
+    const route = options.routes.match({ host, path: call.path, service: call.service, method: call.method });
     const backend = route === undefined ? undefined : options.backends.get(route.backend);
     if (backend === undefined) {
-      const error = new ConnectError(`no route for service "${call.service}"`, Code.Unimplemented);
+      const error = new ConnectError(`no route for service "${call.service}" on host "${host}"`, Code.Unimplemented);
       return exchange.respond(callResultFromError(error, undefined, undefined, 404));
     }
     const deadline = createDeadlineSignal(call.timeoutMs);

@@ -1,14 +1,19 @@
 import { createAdminApp } from "../admin/create-admin-app.ts";
 import { type Backend, createBackend } from "../backend/backend.ts";
-import type { DiscoveryConfig, GatewayConfig, HostPort } from "../config/gateway-config.ts";
+import type { BackendConfig, DiscoveryConfig, GatewayConfig, HostPort } from "../config/gateway-config.ts";
+import { withCors } from "../cors/with-cors.ts";
 import { createDnsSource } from "../discovery/dns-source.ts";
 import type { EndpointSource } from "../discovery/endpoint-source.ts";
 import type { KubernetesDiscovery } from "../discovery/kubernetes/kubernetes-discovery.ts";
 import { createStaticSource } from "../discovery/static-source.ts";
+import type { IngressController } from "../ingress/ingress-controller.ts";
 import type { Logger } from "../log/logger.ts";
-import { createRouteTable } from "../route/route-table.ts";
+import { configRouteEntries, createRouteTable, type RouteEntry, type RouteTable } from "../route/route-table.ts";
 import type { BoundListener, Runtime } from "../runtime.ts";
+import { loadCertificateFiles } from "../tls/certificate-files.ts";
+import { CertificateStore } from "../tls/certificate-store.ts";
 import type { UpstreamContext } from "../upstream/call-upstream.ts";
+import type { UpstreamClient } from "../upstream/upstream-client.ts";
 import { createCallHandler } from "./create-call-handler.ts";
 
 /** A running gateway. */
@@ -17,66 +22,123 @@ export interface Gateway {
   readonly listeners: readonly HostPort[];
   /** Bound address of the admin listener, when configured. */
   readonly admin: HostPort | undefined;
+  /** Backends by name: the config's, and `ingress:<ns>/<service>:<port>` ones from Ingresses. */
   readonly backends: ReadonlyMap<string, Backend>;
-  /** True when every backend's discovery has synced at least once. */
+  /** Certificates the TLS listeners serve. */
+  readonly certificates: CertificateStore;
+  /** True when every configured backend's discovery has synced, and the Ingress source too when on. */
   ready(): boolean;
   close(): Promise<void>;
 }
 
 /**
  * Wires the stages from config: discovery sources into balancers, the route
- * table, the call handler on every listener, the admin app. No logic of its
- * own lives here.
+ * table (config routes, then Ingress routes), CORS around the call handler,
+ * certificates into the TLS listeners, the admin app. No logic of its own
+ * lives here.
  */
 export async function createGateway(config: GatewayConfig, runtime: Runtime, log: Logger): Promise<Gateway> {
-  const client = runtime.createUpstreamClient();
-  const upstream: UpstreamContext = {
-    client,
-    compressions: runtime.compressions,
-    readMaxBytes: config.limits.maxMessageBytes,
-    now: runtime.now,
-    acceptedByEndpoint: new Map(),
-  };
-  // client-node is loaded only when a backend watches Kubernetes: a static or DNS gateway starts without it.
-  const kubernetes = config.backends.some((b) => b.discovery.kind === "kubernetes")
-    ? new (await import("../discovery/kubernetes/kubernetes-discovery.ts")).KubernetesDiscovery({
-        settings: config.kubernetes,
-        log,
-        env: (name) => runtime.env(name),
-      })
-    : undefined;
-  const sourceFor = (discovery: DiscoveryConfig): EndpointSource => {
-    switch (discovery.kind) {
-      case "static":
-        return createStaticSource(discovery.endpoints);
-      case "dns":
-        return createDnsSource({ config: discovery, resolve: runtime.resolveHost, log });
-      case "kubernetes":
-        return (kubernetes as KubernetesDiscovery).source(discovery);
-    }
-  };
-  const backends = new Map<string, Backend>();
-  for (const backendConfig of config.backends) {
-    backends.set(backendConfig.name, createBackend(backendConfig, sourceFor(backendConfig.discovery), upstream));
-  }
-  kubernetes?.start();
-  const handler = createCallHandler({
-    routes: createRouteTable(config.routes),
-    backends,
-    protocol: {
-      compressions: runtime.compressions,
-      acceptEncodingHeader: [...runtime.compressions.keys()].join(","),
-      readMaxBytes: config.limits.maxMessageBytes,
-    },
-    now: runtime.now,
-  });
+  const clients: UpstreamClient[] = [];
+  const cleanups: Array<() => void> = [];
   const bound: BoundListener[] = [];
-  const onError = (error: unknown) => log.debug("call ended abnormally", { error });
-  let closing = false;
-  const ready = () => !closing && [...backends.values()].every((b) => b.source.synced());
+  const backends = new Map<string, Backend>();
+  const shutdown = async () => {
+    await Promise.all(bound.map((l) => l.close()));
+    for (const backend of backends.values()) backend.close();
+    for (const cleanup of cleanups) cleanup();
+    for (const client of clients) client.close();
+  };
   try {
+    const upstreamFor = await upstreamContexts(config, runtime, clients);
+    // client-node is loaded only when something watches Kubernetes: a static or DNS gateway starts without it.
+    const needsKubernetes =
+      config.kubernetes.ingress !== undefined || config.backends.some((b) => b.discovery.kind === "kubernetes");
+    const kubernetes = needsKubernetes
+      ? new (await import("../discovery/kubernetes/kubernetes-discovery.ts")).KubernetesDiscovery({
+          settings: config.kubernetes,
+          log,
+          env: (name) => runtime.env(name),
+        })
+      : undefined;
+    if (kubernetes !== undefined) cleanups.push(() => kubernetes.close());
+    const sourceFor = (discovery: DiscoveryConfig): EndpointSource => {
+      switch (discovery.kind) {
+        case "static":
+          return createStaticSource(discovery.endpoints);
+        case "dns":
+          return createDnsSource({ config: discovery, resolve: runtime.resolveHost, log });
+        case "kubernetes":
+          return (kubernetes as KubernetesDiscovery).source(discovery);
+      }
+    };
+    const makeBackend = (backendConfig: BackendConfig) =>
+      createBackend(backendConfig, sourceFor(backendConfig.discovery), upstreamFor(backendConfig));
+    for (const backendConfig of config.backends) {
+      backends.set(backendConfig.name, makeBackend(backendConfig));
+    }
+
+    const configEntries = configRouteEntries(config.routes);
+    let table = createRouteTable(configEntries);
+    const routes: RouteTable = { match: (request) => table.match(request) };
+    const publishRoutes = (entries: readonly RouteEntry[]) => {
+      table = createRouteTable([...configEntries, ...entries]);
+    };
+
+    const certificates = new CertificateStore();
+    const files = await loadCertificateFiles(
+      config.listeners.flatMap((l) => l.tls?.certificates ?? []),
+      certificates,
+      runtime,
+      log,
+    );
+    cleanups.push(() => files.close());
+
+    let ingress: IngressController | undefined;
+    if (config.kubernetes.ingress !== undefined && kubernetes !== undefined) {
+      const { IngressController } = await import("../ingress/ingress-controller.ts");
+      ingress = new IngressController({
+        config: config.kubernetes.ingress,
+        discovery: kubernetes,
+        certificates,
+        runtime,
+        log,
+        backends,
+        publishRoutes,
+        createBackend: (name, ref) =>
+          makeBackend({
+            name,
+            balancer: "round_robin",
+            discovery: { kind: "kubernetes", namespace: ref.namespace, service: ref.service, port: ref.port },
+            tls: undefined,
+          }),
+      });
+      const controller = ingress;
+      cleanups.unshift(() => controller.close());
+    }
+    kubernetes?.start();
+
+    const handler = withCors(
+      createCallHandler({
+        routes,
+        backends,
+        protocol: {
+          compressions: runtime.compressions,
+          acceptEncodingHeader: [...runtime.compressions.keys()].join(","),
+          readMaxBytes: config.limits.maxMessageBytes,
+        },
+        now: runtime.now,
+      }),
+      routes,
+    );
+    const onError = (error: unknown) => log.debug("call ended abnormally", { error });
+    let closing = false;
+    const configured = config.backends.map((b) => b.name);
+    const ready = () =>
+      !closing &&
+      configured.every((name) => backends.get(name)?.source.synced() === true) &&
+      (ingress === undefined || ingress.ready());
     for (const listener of config.listeners) {
-      bound.push(await runtime.listen(listener.address, handler, onError));
+      bound.push(await runtime.listen(listener.address, handler, onError, listener.tls === undefined ? undefined : certificates));
     }
     const admin =
       config.admin === undefined
@@ -89,24 +151,56 @@ export async function createGateway(config: GatewayConfig, runtime: Runtime, log
       listeners: bound.slice(0, config.listeners.length).map((l) => l.address),
       admin: admin?.address,
       backends,
+      certificates,
       ready,
       async close() {
         closing = true;
-        await Promise.all(bound.map((l) => l.close()));
-        for (const backend of backends.values()) {
-          backend.close();
-        }
-        kubernetes?.close();
-        client.close();
+        await shutdown();
       },
     };
   } catch (e) {
-    await Promise.all(bound.map((l) => l.close()));
-    for (const backend of backends.values()) {
-      backend.close();
-    }
-    kubernetes?.close();
-    client.close();
+    await shutdown();
     throw e;
   }
+}
+
+/**
+ * The upstream stage per backend: one h2c client shared by all h2c backends
+ * (sessions pooled per pod address), and one TLS client per backend with
+ * upstream TLS (its CA and name to verify are the backend's own).
+ */
+async function upstreamContexts(
+  config: GatewayConfig,
+  runtime: Runtime,
+  clients: UpstreamClient[],
+): Promise<(backend: BackendConfig) => UpstreamContext> {
+  const context = (client: UpstreamClient, scheme: "http" | "https"): UpstreamContext => ({
+    client,
+    scheme,
+    compressions: runtime.compressions,
+    readMaxBytes: config.limits.maxMessageBytes,
+    now: runtime.now,
+    acceptedByEndpoint: new Map(),
+  });
+  const cleartext = runtime.createUpstreamClient();
+  clients.push(cleartext);
+  const shared = context(cleartext, "http");
+  const byBackend = new Map<string, UpstreamContext>();
+  for (const backend of config.backends) {
+    if (backend.tls === undefined) continue;
+    let ca: string | undefined;
+    if (backend.tls.caFile !== undefined) {
+      try {
+        ca = await runtime.readText(backend.tls.caFile);
+      } catch (error) {
+        throw new Error(
+          `cannot read the CA file ${backend.tls.caFile} of backend ${backend.name}: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+    }
+    const client = runtime.createUpstreamClient({ ca, serverName: backend.tls.serverName, insecureSkipVerify: backend.tls.insecureSkipVerify });
+    clients.push(client);
+    byBackend.set(backend.name, context(client, "https"));
+  }
+  return (backend) => byBackend.get(backend.name) ?? shared;
 }

@@ -1,29 +1,73 @@
 import type { RouteConfig } from "../config/gateway-config.ts";
+import { type CorsPolicy, createCorsPolicy } from "../cors/cors-policy.ts";
+import { matchesHost } from "./match-host.ts";
 
-/** A route as the table holds it: which services it serves, and the backend it sends them to. */
-export interface Route {
-  readonly services: readonly string[] | undefined;
-  readonly backend: string;
+/** What routing looks at, all known from the request line and headers, before any body. */
+export interface RouteRequest {
+  /** Lower case, without port (see `hostOfAuthority`). */
+  readonly host: string;
+  /** `/greet.v1.GreetService/Greet` */
+  readonly path: string;
+  readonly service: string;
+  readonly method: string;
 }
 
-/** Finds the route of a call: the first route that matches wins. */
+/** Where a matched call goes. */
+export interface Route {
+  /** Name of the backend in the gateway's backend map. */
+  readonly backend: string;
+  readonly cors: CorsPolicy | undefined;
+  /** Where the route came from (`routes[0]`, `ingress shop/greet`), for logs. */
+  readonly source: string;
+}
+
+/** One candidate of the table: a predicate and the route it selects. */
+export interface RouteEntry {
+  readonly matches: (request: RouteRequest) => boolean;
+  readonly route: Route;
+}
+
+/** Finds the route of a call: the first entry that matches wins. */
 export interface RouteTable {
-  match(service: string): Route | undefined;
+  match(request: RouteRequest): Route | undefined;
+}
+
+/** A table over entries in order (config routes first, then Ingress routes in their precedence). */
+export function createRouteTable(entries: readonly RouteEntry[]): RouteTable {
+  return {
+    match(request) {
+      for (const entry of entries) {
+        if (entry.matches(request)) return entry.route;
+      }
+      return undefined;
+    },
+  };
 }
 
 /**
- * Builds the route table from config. A route's `services` entry matches a
- * full service name exactly, or, when it ends in ".", every service in that
- * package and its sub-packages (`shop.v1.` matches `shop.v1.CartService`). A
- * route without `services` matches every service.
+ * Entries for the config's `routes`. A route matches when its hosts (if
+ * any) match the request's host, its services (if any) the service, and its
+ * methods (if any) the method. A `services` entry matches a full service
+ * name exactly or, ending in ".", every service in that package and its
+ * sub-packages (`shop.v1.` matches `shop.v1.CartService`).
  */
-export function createRouteTable(routes: readonly RouteConfig[]): RouteTable {
-  const table = routes.map((route) => ({ route, matches: serviceMatcher(route.services) }));
-  return {
-    match(service) {
-      return table.find((entry) => entry.matches(service))?.route;
-    },
-  };
+export function configRouteEntries(routes: readonly RouteConfig[]): RouteEntry[] {
+  return routes.map((config, index) => {
+    const hosts = config.hosts;
+    const service = serviceMatcher(config.services);
+    const methods = config.methods === undefined ? undefined : new Set(config.methods);
+    return {
+      matches: (request) =>
+        (hosts === undefined || hosts.some((pattern) => matchesHost(pattern, request.host))) &&
+        service(request.service) &&
+        (methods === undefined || methods.has(request.method)),
+      route: {
+        backend: config.backend,
+        cors: config.cors === undefined ? undefined : createCorsPolicy(config.cors),
+        source: `routes[${index}]`,
+      },
+    };
+  });
 }
 
 function serviceMatcher(services: readonly string[] | undefined): (service: string) => boolean {

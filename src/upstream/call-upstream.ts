@@ -28,6 +28,8 @@ import type { UpstreamClient } from "./upstream-client.ts";
 /** What the upstream stage needs, injected once per gateway. */
 export interface UpstreamContext {
   readonly client: UpstreamClient;
+  /** `http` (h2c) or `https` (TLS to the pods). */
+  readonly scheme: "http" | "https";
   readonly compressions: CompressionRegistry;
   readonly readMaxBytes: number;
   readonly now: () => number;
@@ -85,7 +87,7 @@ export async function callUpstream(
       header.set("grpc-encoding", outgoing.encoding);
     }
     response = await context.client.request({
-      url: `http://${endpoint.address}${call.path}`,
+      url: `${context.scheme}://${endpoint.address}${call.path}`,
       method: "POST",
       header,
       body: frameMessages(outgoing.messages, recordFailure),

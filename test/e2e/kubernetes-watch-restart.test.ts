@@ -33,7 +33,7 @@ describe("kubernetes discovery: tracking a Service after the watch started", () 
   beforeAll(async () => {
     api = await startFakeKubeApi();
     discovery = new KubernetesDiscovery({
-      settings: { kubeconfig: await api.writeKubeconfig({ namespace: NS }) },
+      settings: { kubeconfig: await api.writeKubeconfig({ namespace: NS }), ingress: undefined },
       log: createLogger("debug", (line) => logs.push(line)),
       env: () => undefined,
     });

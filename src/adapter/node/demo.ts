@@ -1,5 +1,4 @@
-import type { GatewayConfig } from "../../config/gateway-config.ts";
-import { DEFAULT_MAX_MESSAGE_BYTES } from "../../config/validate-config.ts";
+import { validateConfig } from "../../config/validate-config.ts";
 import { greetRoutes } from "../../demo/greet-service.ts";
 import { createGateway } from "../../gateway/create-gateway.ts";
 import type { Logger } from "../../log/logger.ts";
@@ -20,20 +19,18 @@ export async function startDemo(
   for (const [i, name] of ["pod-a", "pod-b", "pod-c"].entries()) {
     pods.push(await startPodPreferring(name, 50051 + i));
   }
-  const config: GatewayConfig = {
-    listeners: [{ address: { host: "127.0.0.1", port } }],
-    admin: { address: { host: "127.0.0.1", port: 9901 } },
+  const config = validateConfig({
+    listeners: [{ address: `127.0.0.1:${port}` }],
+    admin: { address: "127.0.0.1:9901" },
     routes: [{ services: ["greet.v1."], backend: "greet" }],
     backends: [
       {
         name: "greet",
         balancer: "round_robin",
-        discovery: { kind: "static", endpoints: pods.map((p) => p.address) },
+        discovery: { static: { endpoints: pods.map((p) => `${p.address.host}:${p.address.port}`) } },
       },
     ],
-    limits: { maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES },
-    kubernetes: { kubeconfig: undefined },
-  };
+  });
   const gateway = await createGateway(config, nodeRuntime, log);
   const [listener] = gateway.listeners;
   const base = `http://127.0.0.1:${listener?.port ?? port}`;

@@ -4,6 +4,8 @@ import { Http2SessionManager, type Http2SessionOptions } from "@connectrpc/conne
 /** Keepalive and idle settings for upstream sessions. */
 export interface SessionPoolOptions {
   readonly ping: Http2SessionOptions;
+  /** TLS options for `https` origins (CA, SNI name, verification). */
+  readonly connect?: http2.SecureClientSessionOptions;
   /** Streams assumed allowed on a new session until the peer's SETTINGS say otherwise. */
   readonly assumedMaxConcurrentStreams: number;
 }
@@ -126,7 +128,7 @@ export class EndpointSessions {
       this.closeSession(session);
     }
     const session: Session = {
-      manager: new Http2SessionManager(this.authority, this.options.ping),
+      manager: new Http2SessionManager(this.authority, this.options.ping, this.options.connect),
       active: 0,
       limit: this.knownLimit,
       watched: new WeakSet(),

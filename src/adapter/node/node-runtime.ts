@@ -1,10 +1,14 @@
+import { readFile, unwatchFile, watchFile, type Stats } from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 import { getRequestListener } from "@hono/node-server";
 import type { Compression } from "@connectrpc/connect/protocol";
 import type { HostPort } from "../../config/gateway-config.ts";
-import type { BoundListener, Runtime } from "../../runtime.ts";
+import type { BoundListener, Runtime, UpstreamTls } from "../../runtime.ts";
+import { defaultSessionPoolOptions } from "./http2-session-pool.ts";
+import { inspectCertificate } from "./inspect-certificate.ts";
+import { listenTls } from "./tls-listener.ts";
 import { listenCleartext } from "./cleartext-listener.ts";
 import { createNodeRequestHandler } from "./node-request-handler.ts";
 import { createNodeUpstreamClient } from "./node-upstream-client.ts";
@@ -22,10 +26,48 @@ export const nodeRuntime: Runtime = {
   now: () => Date.now(),
   resolveHost,
   env: (name) => process.env[name],
-  createUpstreamClient: () => createNodeUpstreamClient(),
-  listen: (address, handler, onError) => listenCleartext(address, createNodeRequestHandler(handler, onError)),
+  createUpstreamClient: (tls) => createNodeUpstreamClient(tls === undefined ? defaultSessionPoolOptions : withTls(tls)),
+  listen: (address, handler, onError, certificates) => {
+    const nodeHandler = createNodeRequestHandler(handler, onError);
+    return certificates === undefined ? listenCleartext(address, nodeHandler) : listenTls(address, nodeHandler, certificates);
+  },
   serveAdmin: serveFetch,
+  readText: (path) =>
+    new Promise((resolve, reject) => readFile(path, "utf8", (error, text) => (error ? reject(error) : resolve(text)))),
+  watchFile: watchPath,
+  inspectCertificate,
 };
+
+/** Session options for pods behind TLS: ALPN h2, the CA and name to verify. */
+function withTls(tls: UpstreamTls) {
+  return {
+    ...defaultSessionPoolOptions,
+    connect: {
+      ALPNProtocols: ["h2"],
+      ...(tls.ca === undefined ? {} : { ca: tls.ca }),
+      ...(tls.serverName === undefined ? {} : { servername: tls.serverName }),
+      rejectUnauthorized: !tls.insecureSkipVerify,
+    },
+  };
+}
+
+/** How often watched certificate files are checked. */
+const WATCH_INTERVAL_MS = 500;
+
+/**
+ * Polls the file's status. Polling (not inotify) sees the atomic symlink
+ * swap of a Kubernetes Secret volume, where the watched path itself never
+ * changes, and costs one stat per file per interval.
+ */
+function watchPath(path: string, onChange: () => void): () => void {
+  const listener = (current: Stats, previous: Stats) => {
+    if (current.mtimeMs !== previous.mtimeMs || current.ino !== previous.ino || current.size !== previous.size) {
+      onChange();
+    }
+  };
+  watchFile(path, { interval: WATCH_INTERVAL_MS, persistent: false }, listener);
+  return () => unwatchFile(path, listener);
+}
 
 async function serveFetch(
   address: HostPort,

@@ -1,9 +1,10 @@
-import { KubeConfig } from "@kubernetes/client-node";
+import { type ApiType, type Configuration, KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
 import type { KubernetesConfig, KubernetesDiscoveryConfig } from "../../config/gateway-config.ts";
 import type { Logger } from "../../log/logger.ts";
 import { type BackoffOptions, createBackoff } from "../backoff.ts";
 import type { EndpointSource } from "../endpoint-source.ts";
 import { NamespaceWatch } from "./namespace-watch.ts";
+import { ResilientInformer, type ResilientInformerOptions } from "./resilient-informer.ts";
 
 export interface KubernetesDiscoveryOptions {
   readonly settings: KubernetesConfig;
@@ -14,6 +15,9 @@ export interface KubernetesDiscoveryOptions {
   readonly backoff?: BackoffOptions;
 }
 
+/** Retry delays after a failed list or watch: 250 ms doubling to 30 s, jittered. */
+const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 250, maxMs: 30_000 };
+
 /**
  * The gateway's link to the Kubernetes API: one kubeconfig, one
  * EndpointSlice watch per namespace shared by every backend in it.
@@ -22,6 +26,7 @@ export class KubernetesDiscovery {
   private readonly options: KubernetesDiscoveryOptions;
   private readonly kubeConfig: KubeConfig;
   private readonly watches = new Map<string, NamespaceWatch>();
+  private readonly informers: Array<ResilientInformer<KubernetesObject>> = [];
   private started = false;
 
   constructor(options: KubernetesDiscoveryOptions) {
@@ -39,6 +44,29 @@ export class KubernetesDiscovery {
     return this.kubeConfig.getContextObject(this.kubeConfig.getCurrentContext())?.namespace || "default";
   }
 
+  /** A typed API client on this gateway's credentials. */
+  api<T extends ApiType>(type: new (configuration: Configuration) => T): T {
+    return this.kubeConfig.makeApiClient(type);
+  }
+
+  /**
+   * A resilient list+watch of any collection (Ingresses, Services, Secrets)
+   * on this gateway's credentials; started with `start()`, stopped with `close()`.
+   */
+  informer<T extends KubernetesObject>(
+    options: Omit<ResilientInformerOptions<T>, "kubeConfig" | "log" | "backoff">,
+  ): ResilientInformer<T> {
+    const informer = new ResilientInformer<T>({
+      ...options,
+      kubeConfig: this.kubeConfig,
+      log: this.options.log,
+      backoff: createBackoff(this.options.backoff ?? DEFAULT_BACKOFF),
+    });
+    this.informers.push(informer as unknown as ResilientInformer<KubernetesObject>);
+    if (this.started) informer.start();
+    return informer;
+  }
+
   /** An endpoint source for a backend; watches start with `start()`. */
   source(config: KubernetesDiscoveryConfig): EndpointSource {
     const namespace = config.namespace ?? this.defaultNamespace();
@@ -48,7 +76,7 @@ export class KubernetesDiscovery {
         kubeConfig: this.kubeConfig,
         namespace,
         log: this.options.log,
-        backoff: createBackoff(this.options.backoff ?? { initialMs: 250, maxMs: 30_000 }),
+        backoff: createBackoff(this.options.backoff ?? DEFAULT_BACKOFF),
       });
       this.watches.set(namespace, watch);
       if (this.started) watch.start();
@@ -63,10 +91,12 @@ export class KubernetesDiscovery {
       this.options.log.info("watching EndpointSlices", { server: this.server(), namespace });
       watch.start();
     }
+    for (const informer of this.informers) informer.start();
   }
 
   close(): void {
     for (const watch of this.watches.values()) watch.close();
+    for (const informer of this.informers) informer.stop();
   }
 }
 
