@@ -22,7 +22,7 @@ import {
   requireEncoding,
 } from "../call/message-encoding.ts";
 import { grpcProtocolHeaders, metadataFromHeaders } from "../call/metadata.ts";
-import { describeConnectFailure } from "./describe-connect-failure.ts";
+import { connectFailureCode, describeConnectFailure } from "./describe-connect-failure.ts";
 import type { UpstreamClient } from "./upstream-client.ts";
 
 /** What the upstream stage needs, injected once per gateway. */
@@ -104,7 +104,7 @@ export async function callUpstream(
     }
     lease.connectFailed();
     return callResultFromError(
-      new ConnectError(describeConnectFailure(error), error.code === Code.Unknown ? Code.Unavailable : error.code),
+      new ConnectError(describeConnectFailure(error), connectFailureCode(error)),
     );
   }
   return readUpstreamResponse(context, lease, endpoint, response, () => requestFailure);

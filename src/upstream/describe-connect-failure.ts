@@ -1,4 +1,7 @@
-import type { ConnectError } from "@connectrpc/connect";
+import { Code, type ConnectError } from "@connectrpc/connect";
+
+/** Node's TLS verification and handshake failures (OpenSSL reason codes and Node's own). */
+const tlsFailure = /CERT_|_CERT|SELF_SIGNED|UNABLE_TO_|ERR_TLS|ERR_SSL|SSL routines|certificate|handshake/i;
 
 const knownCauses: readonly [RegExp, string][] = [
   [/ECONNREFUSED/, "connection refused"],
@@ -7,6 +10,7 @@ const knownCauses: readonly [RegExp, string][] = [
   [/EHOSTUNREACH|ENETUNREACH/, "endpoint unreachable"],
   [/GOAWAY/i, "connection closed by the endpoint (GOAWAY)"],
   [/REFUSED_STREAM/, "stream refused"],
+  [tlsFailure, "TLS handshake failed (the pod's certificate is not trusted or not for the expected name)"],
 ];
 
 /**
@@ -17,4 +21,17 @@ const knownCauses: readonly [RegExp, string][] = [
 export function describeConnectFailure(error: ConnectError): string {
   const cause = knownCauses.find(([pattern]) => pattern.test(error.rawMessage))?.[1] ?? "connection failed";
   return `upstream unavailable: ${cause}`;
+}
+
+/**
+ * The status of a call that could not reach a pod: Unavailable, as gRPC
+ * gives a connection that cannot be established (a TLS handshake that
+ * fails included), so clients may retry elsewhere. Codes a reset carries
+ * (ResourceExhausted for ENHANCE_YOUR_CALM, Canceled) stay as they are.
+ */
+export function connectFailureCode(error: ConnectError): Code {
+  if (error.code === Code.Unknown || tlsFailure.test(error.rawMessage) || tlsFailure.test(String(error.cause))) {
+    return Code.Unavailable;
+  }
+  return error.code;
 }

@@ -44,14 +44,15 @@ export function grpcJsServiceDefinition(service: DescService): grpc.ServiceDefin
   return definition;
 }
 
-/** One channel (one HTTP/2 connection) to `address` (`127.0.0.1:PORT`), cleartext. */
+/** One channel (one HTTP/2 connection) to `address` (`127.0.0.1:PORT`), cleartext unless credentials say TLS. */
 export function createGrpcJsClient(
   service: DescService,
   address: string,
   options: grpc.ChannelOptions = {},
+  credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
 ): GenericGrpcClient {
   const Client = grpc.makeGenericClientConstructor(grpcJsServiceDefinition(service), service.typeName);
-  return new Client(address, grpc.credentials.createInsecure(), options) as unknown as GenericGrpcClient;
+  return new Client(address, credentials, options) as unknown as GenericGrpcClient;
 }
 
 /** The address `host:port` of a `http://host:port` base URL. */

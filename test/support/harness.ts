@@ -30,8 +30,8 @@ export interface Harness {
 export interface HarnessOptions {
   readonly pods?: number;
   readonly balancer?: "round_robin" | "least_request";
-  /** Extra raw config merged at the top level (validated like a file). */
-  readonly config?: Record<string, unknown>;
+  /** Extra raw config merged at the top level (validated like a file), or made from the pods. */
+  readonly config?: Record<string, unknown> | ((pods: readonly Pod[]) => Record<string, unknown>);
   /** Extra static endpoints for the backend (e.g. a closed port). */
   readonly extraEndpoints?: string[];
   /**
@@ -73,7 +73,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
           typeof options.discovery === "function" ? options.discovery(pods) : options.discovery ?? { static: { endpoints } },
       },
     ],
-    ...options.config,
+    ...(typeof options.config === "function" ? options.config(pods) : options.config),
   });
   const logs: string[] = [];
   const gateway = await createGateway(config, nodeRuntime, createLogger("debug", (line) => logs.push(line)));
