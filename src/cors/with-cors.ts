@@ -6,7 +6,8 @@ import type { RouteTable } from "../route/route-table.ts";
 /**
  * CORS around the call handler, so that every answer to an allowed origin
  * carries the headers a browser needs to read it, the gateway's own errors
- * included (an unsupported content type, a missing endpoint, a deadline).
+ * included (an unsupported content type, a missing endpoint, a deadline),
+ * and no answer on such a route carries CORS headers a pod added itself.
  * Preflights are answered here, from the policy of the route the RPC path
  * and host select; a request without a route or from an origin the route
  * does not allow gets no CORS headers, so the browser blocks it.
@@ -25,11 +26,20 @@ export function withCors(handler: UniversalHandlerFn, routes: RouteTable): Unive
       return { status: 204, header: policy?.preflightHeaders(origin) ?? new Headers({ vary: "Origin" }) };
     }
     const res = await handler(req);
-    if (policy === undefined) {
+    if (route?.cors === undefined) {
       return res;
     }
+    // On a route with a policy, the policy alone decides: CORS headers a pod
+    // set (its own middleware saw the forwarded Origin) must not widen it.
     const header = new Headers(res.header);
-    policy.decorate(origin, header);
+    for (const name of [...header.keys()]) {
+      if (name.startsWith("access-control-")) header.delete(name);
+    }
+    if (policy === undefined) {
+      header.append("vary", "Origin");
+    } else {
+      policy.decorate(origin, header);
+    }
     return { ...res, header };
   };
 }

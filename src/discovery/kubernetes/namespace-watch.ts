@@ -83,7 +83,13 @@ export class NamespaceWatch {
         return () => view.listeners.delete(listener);
       },
       synced: () => this.listed.has(service),
-      close: () => {},
+      // The Service stays in the watch's selector (narrowing it would cost a re-list); only this view goes.
+      close: () => {
+        view.listeners.clear();
+        const views = this.services.get(service) ?? [];
+        const index = views.indexOf(view);
+        if (index >= 0) views.splice(index, 1);
+      },
     };
   }
 
