@@ -3,34 +3,18 @@
 // their own processes; the load generator is this process.
 //
 //   node bench/unary.ts [seconds=5] [concurrency=32]
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { GreetService } from "../src/gen/greet/v1/greet_pb.ts";
+import { ChildProcesses } from "./child-processes.ts";
 
 const seconds = Number(process.argv[2] ?? "5");
 const concurrency = Number(process.argv[3] ?? "32");
-const root = new URL("..", import.meta.url).pathname;
-const children: ChildProcess[] = [];
-
-function start(args: string[], ready: RegExp): Promise<RegExpExecArray> {
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-    lines.on("line", (line) => {
-      const match = ready.exec(line);
-      if (match !== null) {
-        resolve(match);
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`${args.join(" ")} exited with ${code}`)));
-  });
-}
+const children = new ChildProcesses();
+const start = async (args: string[], ready: RegExp) => (await children.start(args, ready)).match;
 
 async function load(name: string, transport: Transport) {
   const client = createClient(GreetService, transport);
@@ -76,7 +60,5 @@ try {
   console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}, node ${process.version}, ${new Date().toISOString()}`);
   console.table(results);
 } finally {
-  for (const child of children) {
-    child.kill("SIGTERM");
-  }
+  children.stopAll();
 }

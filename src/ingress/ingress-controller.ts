@@ -69,6 +69,8 @@ export class IngressController {
     const networking = discovery.api(NetworkingV1Api);
     const core = discovery.api(CoreV1Api);
     const onChange = () => this.schedule();
+    // Each informer's first watch means its list is in: the last one to get there triggers the first translation.
+    const onWatching = onChange;
     const tlsOnly = `type=${TLS_SECRET_TYPE}`;
     for (const namespace of options.config.namespaces ?? [undefined]) {
       const scope = namespace === undefined ? "" : `/namespaces/${namespace}`;
@@ -80,6 +82,7 @@ export class IngressController {
             (namespace === undefined ? networking.listIngressForAllNamespaces() : networking.listNamespacedIngress({ namespace })),
           what: `Ingresses in ${where}`,
           onChange,
+          onWatching,
         }),
       );
       this.services.push(
@@ -88,6 +91,7 @@ export class IngressController {
           list: () => (namespace === undefined ? core.listServiceForAllNamespaces() : core.listNamespacedService({ namespace })),
           what: `Services in ${where}`,
           onChange,
+          onWatching,
         }),
       );
       this.secrets.push(
@@ -100,6 +104,7 @@ export class IngressController {
           fieldSelector: tlsOnly,
           what: `TLS Secrets in ${where}`,
           onChange,
+          onWatching,
         }),
       );
     }
@@ -139,6 +144,11 @@ export class IngressController {
   }
 
   private recompute(): void {
+    // Until every kind has been listed once, a translation would report Services and Secrets
+    // "not found" that are merely not listed yet; readiness holds traffic off meanwhile.
+    if (![...this.ingresses, ...this.services, ...this.secrets].every((informer) => informer.synced())) {
+      return;
+    }
     const { backends, log } = this.options;
     const services = new Map<string, V1Service>();
     for (const service of all(this.services)) {

@@ -1,8 +1,6 @@
-import type { LookupAddress } from "node:dns";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as https from "node:https";
-import type { LookupFunction } from "node:net";
 import * as tls from "node:tls";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, createClient } from "@connectrpc/connect";
@@ -16,6 +14,7 @@ import { endpointSlice, type FakeKubeApi, type KubeObject, startFakeKubeApi } fr
 import { createGrpcJsClient, grpcJsUnary } from "../support/grpc-js-client.ts";
 import { type Harness, startHarness } from "../support/harness.ts";
 import { createTestPki, type IssuedCertificate, type TestPki } from "../support/test-pki.ts";
+import { loopbackLookup } from "../support/loopback-lookup.ts";
 
 // Kubernetes Ingress resources as the route source, end to end: a fake
 // kube-apiserver serves Ingresses, Services, TLS Secrets and EndpointSlices
@@ -125,14 +124,6 @@ function ingress(name: string, spec: IngressSpec): KubeObject {
 // ---------------------------------------------------------------------------
 // Clients
 
-/** Resolves every name to 127.0.0.1, so clients can dial the test hosts by name (SNI and authority follow). */
-const toLoopback = ((_hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
-  if (options.all === true) {
-    callback(null, [{ address: "127.0.0.1", family: 4 }] satisfies LookupAddress[]);
-  } else {
-    callback(null, "127.0.0.1", 4);
-  }
-}) as unknown as LookupFunction;
 
 describe("kubernetes Ingress as the route source", () => {
   let api: FakeKubeApi;
@@ -161,12 +152,12 @@ describe("kubernetes Ingress as the route source", () => {
   const tlsGreet = (host: string) =>
     createClient(
       GreetService,
-      createGrpcTransport({ baseUrl: `https://${host}:${tlsPort}`, nodeOptions: { ca: pki.ca.certPem, lookup: toLoopback } }),
+      createGrpcTransport({ baseUrl: `https://${host}:${tlsPort}`, nodeOptions: { ca: pki.ca.certPem, lookup: loopbackLookup } }),
     );
 
   /** gRPC over h2c to the cleartext listener with the host as :authority. */
   const plainClients = (host: string) => {
-    const transport = createGrpcTransport({ baseUrl: `http://${host}:${plainPort}`, nodeOptions: { lookup: toLoopback } });
+    const transport = createGrpcTransport({ baseUrl: `http://${host}:${plainPort}`, nodeOptions: { lookup: loopbackLookup } });
     return { greet: createClient(GreetService, transport), probe: createClient(ProbeService, transport) };
   };
 
@@ -187,7 +178,7 @@ describe("kubernetes Ingress as the route source", () => {
   const connectH1Greet = (host: string) =>
     createClient(
       GreetService,
-      createConnectTransport({ baseUrl: `http://${host}:${plainPort}`, httpVersion: "1.1", nodeOptions: { lookup: toLoopback } }),
+      createConnectTransport({ baseUrl: `http://${host}:${plainPort}`, httpVersion: "1.1", nodeOptions: { lookup: loopbackLookup } }),
     );
 
   /** Waits until a host answers Unimplemented (no route), through a Connect HTTP/1.1 client. */
@@ -378,7 +369,7 @@ describe("kubernetes Ingress as the route source", () => {
       createConnectTransport({
         baseUrl: `https://${HOST_A}:${tlsPort}`,
         httpVersion: "1.1",
-        nodeOptions: { ca: pki.ca.certPem, lookup: toLoopback, agent: new https.Agent({ keepAlive: true, maxSockets: 1 }) },
+        nodeOptions: { ca: pki.ca.certPem, lookup: loopbackLookup, agent: new https.Agent({ keepAlive: true, maxSockets: 1 }) },
       }),
     );
     const viaH1 = new Set<string>();

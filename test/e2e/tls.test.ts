@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import * as https from "node:https";
 import * as http2 from "node:http2";
-import type { AddressInfo, LookupFunction } from "node:net";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tls from "node:tls";
@@ -20,17 +20,13 @@ import { ProbeService } from "../../src/gen/probe/v1/probe_pb.ts";
 import { callError } from "../support/call-error.ts";
 import { createGrpcJsClient, grpcJsUnary } from "../support/grpc-js-client.ts";
 import { type Harness, startHarness } from "../support/harness.ts";
+import { loopbackLookup as loopback } from "../support/loopback-lookup.ts";
 import type { Pod } from "../../src/adapter/node/start-pod.ts";
 import { createTestPki, type IssuedCertificate, type TestPki } from "../support/test-pki.ts";
 
 const API = "api.example.test";
 const APPS = "*.apps.example.test";
 
-/** Resolves every test host to loopback, as DNS would point them at the gateway's load balancer. */
-const loopback = ((_host: string, options: { all?: boolean }, callback: (...args: unknown[]) => void): void => {
-  if (options.all === true) callback(null, [{ address: "127.0.0.1", family: 4 }]);
-  else callback(null, "127.0.0.1", 4);
-}) as unknown as LookupFunction;
 
 /** The certificate a TLS handshake with `servername` (or none) is answered with. */
 async function servedCertificate(port: number, ca: string, servername?: string, options: tls.ConnectionOptions = {}) {
