@@ -2,6 +2,7 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import type { HostPort } from "../../config/gateway-config.ts";
+import { closeGracefully, listenOn } from "./listen-on.ts";
 
 /** A request handler that both Node's HTTP/1.1 and HTTP/2 compatibility servers can call. */
 export type NodeRequestHandler = (
@@ -70,32 +71,18 @@ export async function listenCleartext(address: HostPort, handler: NodeRequestHan
       (isHttp2 ? h2 : h1).emit("connection", socket);
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(address.port, address.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const bound = server.address() as net.AddressInfo;
+  const bound = await listenOn(server, address);
   return {
-    address: { host: bound.address, port: bound.port },
+    address: bound,
     async close() {
       closing = true;
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const session of sessions) {
-        session.close();
-      }
-      for (const socket of h1Sockets) {
-        if (!busy.has(socket)) {
-          socket.end();
+      await closeGracefully(server, sessions, sockets, () => {
+        for (const socket of h1Sockets) {
+          if (!busy.has(socket)) {
+            socket.end();
+          }
         }
-      }
-      await Promise.race([closed, delay(2_000)]);
-      for (const socket of sockets) {
-        socket.destroy();
-      }
-      await closed;
+      });
     },
   };
 }
@@ -124,8 +111,4 @@ function sniff(socket: net.Socket, decide: (isHttp2: boolean) => void): void {
     }
   };
   socket.on("data", onData);
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

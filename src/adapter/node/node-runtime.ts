@@ -1,6 +1,5 @@
 import { readFile, unwatchFile, watchFile, type Stats } from "node:fs";
 import * as http from "node:http";
-import type { AddressInfo } from "node:net";
 import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 import { getRequestListener } from "@hono/node-server";
 import type { Compression } from "@connectrpc/connect/protocol";
@@ -8,6 +7,7 @@ import type { HostPort } from "../../config/gateway-config.ts";
 import type { BoundListener, Runtime, UpstreamTls } from "../../runtime.ts";
 import { defaultSessionPoolOptions } from "./http2-session-pool.ts";
 import { inspectCertificate } from "./inspect-certificate.ts";
+import { listenOn } from "./listen-on.ts";
 import { listenTls } from "./tls-listener.ts";
 import { listenCleartext } from "./cleartext-listener.ts";
 import { createNodeRequestHandler } from "./node-request-handler.ts";
@@ -74,16 +74,9 @@ async function serveFetch(
   fetch: (request: Request) => Response | Promise<Response>,
 ): Promise<BoundListener> {
   const server = http.createServer(getRequestListener(fetch));
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(address.port, address.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const bound = server.address() as AddressInfo;
+  const bound = await listenOn(server, address);
   return {
-    address: { host: bound.address, port: bound.port },
+    address: bound,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -4,6 +4,7 @@ import * as tls from "node:tls";
 import type { HostPort } from "../../config/gateway-config.ts";
 import type { CertificateSelector, StoredCertificate } from "../../tls/certificate-store.ts";
 import type { NodeListener, NodeRequestHandler } from "./cleartext-listener.ts";
+import { closeGracefully, listenOn } from "./listen-on.ts";
 
 /** TLS 1.2 is the floor: HTTP/2 requires it (RFC 9113 §9.2), and 1.0/1.1 are deprecated (RFC 8996). */
 const MIN_VERSION = "TLSv1.2";
@@ -75,27 +76,12 @@ export async function listenTls(
   });
   // A failed handshake (no shared cipher, an old protocol version, a client that hangs up) is the client's problem.
   server.on("tlsClientError", (_error: Error, socket: net.Socket) => socket.destroy());
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(address.port, address.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const bound = server.address() as net.AddressInfo;
+  const bound = await listenOn(server, address);
   return {
-    address: { host: bound.address, port: bound.port },
+    address: bound,
     async close() {
       unsubscribe();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const session of sessions) {
-        session.close();
-      }
-      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
-      for (const socket of sockets) {
-        socket.destroy();
-      }
-      await closed;
+      await closeGracefully(server, sessions, sockets);
     },
   };
 }
