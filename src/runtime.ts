@@ -64,6 +64,8 @@ export interface Runtime {
   ): Promise<BoundListener>;
   /** Reads a text file (certificates, CA bundles). */
   readText(path: string): Promise<string>;
+  /** Reads a binary file (descriptor sets). */
+  readBytes(path: string): Promise<Uint8Array>;
   /** Calls `onChange` when the file at `path` changes (also when a symlink is swapped); returns the stop function. */
   watchFile(path: string, onChange: () => void): () => void;
   /** Parses a PEM certificate and checks the key belongs to it; throws a message naming the problem. */

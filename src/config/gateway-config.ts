@@ -113,6 +113,19 @@ export interface BackendConfig {
   readonly discovery: DiscoveryConfig;
   /** TLS towards the pods; `undefined`: h2c. */
   readonly tls: UpstreamTlsConfig | undefined;
+  /** Where the backend's protobuf schema comes from (for JSON, Connect GET and reflection). */
+  readonly schemas: SchemasConfig;
+}
+
+export interface SchemasConfig {
+  /** Ask the pods with gRPC server reflection (v1, then v1alpha) on first need. Default true. */
+  readonly reflection: boolean;
+  /** `buf build -o x.binpb` outputs (FileDescriptorSet), relative to the config file. */
+  readonly descriptorSets: readonly string[];
+  /** How often a reflected schema is fetched again. Default 300 s. */
+  readonly refreshMs: number;
+  /** Accept JSON fields the schema does not know (dropped), instead of rejecting the call. Default false. */
+  readonly ignoreUnknownJsonFields: boolean;
 }
 
 export interface UpstreamTlsConfig {

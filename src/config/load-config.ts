@@ -88,9 +88,11 @@ function withPathsRelativeTo(file: string, config: GatewayConfig): GatewayConfig
             },
           },
     ),
-    backends: config.backends.map((backend) =>
-      backend.tls === undefined ? backend : { ...backend, tls: { ...backend.tls, caFile: optionalPath(backend.tls.caFile) } },
-    ),
+    backends: config.backends.map((backend) => ({
+      ...backend,
+      tls: backend.tls === undefined ? undefined : { ...backend.tls, caFile: optionalPath(backend.tls.caFile) },
+      schemas: { ...backend.schemas, descriptorSets: backend.schemas.descriptorSets.map(resolve) },
+    })),
     kubernetes: { ...config.kubernetes, kubeconfig: optionalPath(config.kubernetes.kubeconfig) },
   };
 }

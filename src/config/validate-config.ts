@@ -25,6 +25,7 @@ import type {
   IngressConfig,
   KubernetesConfig,
   ListenerTlsConfig,
+  SchemasConfig,
   UpstreamTlsConfig,
   LimitsConfig,
   ListenerConfig,
@@ -210,12 +211,36 @@ const readUpstreamTls: Reader<UpstreamTlsConfig> = (value, path) =>
     insecureSkipVerify: withDefault(readBoolean, false),
   });
 
+/** Defaults of `backends[].schemas`: reflection on first need, refreshed every five minutes. */
+export const DEFAULT_SCHEMAS: SchemasConfig = {
+  reflection: true,
+  descriptorSets: [],
+  refreshMs: 300_000,
+  ignoreUnknownJsonFields: false,
+};
+
+const readSchemas: Reader<SchemasConfig> = (value, path) => {
+  const schemas = readObject(value, path, {
+    reflection: withDefault(readBoolean, DEFAULT_SCHEMAS.reflection),
+    descriptorSets: withDefault(readArray(readNonEmptyString), []),
+    refreshSeconds: withDefault(readSeconds({ min: 1, max: 86_400 }), DEFAULT_SCHEMAS.refreshMs),
+    ignoreUnknownJsonFields: withDefault(readBoolean, DEFAULT_SCHEMAS.ignoreUnknownJsonFields),
+  });
+  return {
+    reflection: schemas.reflection,
+    descriptorSets: schemas.descriptorSets,
+    refreshMs: schemas.refreshSeconds,
+    ignoreUnknownJsonFields: schemas.ignoreUnknownJsonFields,
+  };
+};
+
 const readBackend: Reader<BackendConfig> = (value, path) =>
   readObject(value, path, {
     name: required(readBackendName),
     balancer: withDefault(readOneOf(BALANCERS), "round_robin"),
     discovery: required(readDiscovery),
     tls: optional(readUpstreamTls),
+    schemas: defaultsOnly(readSchemas),
   });
 
 const readIngress: Reader<IngressConfig> = (value, path) =>

@@ -1,6 +1,7 @@
 import { createAdminApp } from "../admin/create-admin-app.ts";
 import { type Backend, createBackend } from "../backend/backend.ts";
 import type { BackendConfig, DiscoveryConfig, GatewayConfig, HostPort } from "../config/gateway-config.ts";
+import { DEFAULT_SCHEMAS } from "../config/validate-config.ts";
 import { withCors } from "../cors/with-cors.ts";
 import { createDnsSource } from "../discovery/dns-source.ts";
 import type { EndpointSource } from "../discovery/endpoint-source.ts";
@@ -110,6 +111,7 @@ export async function createGateway(config: GatewayConfig, runtime: Runtime, log
             balancer: "round_robin",
             discovery: { kind: "kubernetes", namespace: ref.namespace, service: ref.service, port: ref.port },
             tls: undefined,
+            schemas: DEFAULT_SCHEMAS,
           }),
       });
       const controller = ingress;

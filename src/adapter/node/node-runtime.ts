@@ -34,6 +34,8 @@ export const nodeRuntime: Runtime = {
   serveAdmin: serveFetch,
   readText: (path) =>
     new Promise((resolve, reject) => readFile(path, "utf8", (error, text) => (error ? reject(error) : resolve(text)))),
+  readBytes: (path) =>
+    new Promise((resolve, reject) => readFile(path, (error, bytes) => (error ? reject(error) : resolve(new Uint8Array(bytes))))),
   watchFile: watchPath,
   inspectCertificate,
 };
