@@ -1,16 +1,20 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { Balancer } from "../balance/balancer.ts";
+import { Balancer, type Lease } from "../balance/balancer.ts";
 import { createLeastRequestPicker, createRoundRobinPicker } from "../balance/picker.ts";
 import type { CallRequest } from "../call/call-request.ts";
 import type { CallResult } from "../call/call-result.ts";
 import { callResultFromError } from "../call/call-result-from-error.ts";
 import type { BackendConfig } from "../config/gateway-config.ts";
 import type { EndpointSource } from "../discovery/endpoint-source.ts";
+import type { BackendSchema } from "../schema/backend-schema.ts";
 import { callUpstream, type UpstreamContext } from "../upstream/call-upstream.ts";
 
-/** A named group of pods: its discovery source, its balancer, and the way calls reach it. */
+/** A named group of pods: its discovery source, its balancer, its schema, and the way calls reach it. */
 export interface Backend {
   readonly name: string;
+  readonly config: BackendConfig;
+  /** The protobuf schema its pods serve, loaded on first need (JSON, Connect GET, reflection). */
+  readonly schema: BackendSchema;
   readonly balancer: Balancer;
   readonly source: EndpointSource;
   /** Sends a call to one of the backend's endpoints, picked for this call alone. */
@@ -26,7 +30,12 @@ const connectFailureCooldownMs = 1_000;
  * and retires an endpoint's upstream sessions once it has left and its last
  * call has ended.
  */
-export function createBackend(config: BackendConfig, source: EndpointSource, upstream: UpstreamContext): Backend {
+export function createBackend(
+  config: BackendConfig,
+  source: EndpointSource,
+  upstream: UpstreamContext,
+  makeSchema: (pick: () => Lease | undefined) => BackendSchema,
+): Backend {
   const balancer = new Balancer({
     picker: config.balancer === "least_request" ? createLeastRequestPicker() : createRoundRobinPicker(),
     now: upstream.now,
@@ -37,8 +46,11 @@ export function createBackend(config: BackendConfig, source: EndpointSource, ups
     },
   });
   const unsubscribe = source.subscribe((change) => balancer.apply(change));
+  const schema = makeSchema(() => balancer.pick());
   return {
     name: config.name,
+    config,
+    schema,
     balancer,
     source,
     call(call, signal, deadlineAt) {
@@ -55,6 +67,7 @@ export function createBackend(config: BackendConfig, source: EndpointSource, ups
     close() {
       unsubscribe();
       source.close();
+      schema.close();
     },
   };
 }

@@ -34,4 +34,12 @@ export interface CallRequest {
   readonly messages: AsyncIterable<EnvelopedMessage>;
   /** Aborts when the client goes away. */
   readonly signal: AbortSignal;
+  /**
+   * How the messages are encoded: `proto` passes through untouched (also
+   * for gRPC's own codecs, which pods handle); `json` (Connect) is transcoded
+   * to binary with the backend's schema before it goes upstream.
+   */
+  readonly codec: "proto" | "json";
+  /** The client used Connect GET: only methods marked `NO_SIDE_EFFECTS` may be called. */
+  readonly readOnly: boolean;
 }

@@ -13,6 +13,7 @@ import { configRouteEntries, createRouteTable, type RouteEntry, type RouteTable 
 import type { BoundListener, Runtime } from "../runtime.ts";
 import { loadCertificateFiles } from "../tls/certificate-files.ts";
 import { CertificateStore } from "../tls/certificate-store.ts";
+import { createBackendSchema } from "../schema/create-backend-schema.ts";
 import type { UpstreamContext } from "../upstream/call-upstream.ts";
 import type { UpstreamClient } from "../upstream/upstream-client.ts";
 import { createCallHandler } from "./create-call-handler.ts";
@@ -72,8 +73,20 @@ export async function createGateway(config: GatewayConfig, runtime: Runtime, log
           return (kubernetes as KubernetesDiscovery).source(discovery);
       }
     };
-    const makeBackend = (backendConfig: BackendConfig) =>
-      createBackend(backendConfig, sourceFor(backendConfig.discovery), upstreamFor(backendConfig));
+    const makeBackend = (backendConfig: BackendConfig) => {
+      const upstream = upstreamFor(backendConfig);
+      return createBackend(backendConfig, sourceFor(backendConfig.discovery), upstream, (pick) =>
+        createBackendSchema({
+          name: backendConfig.name,
+          config: backendConfig.schemas,
+          upstream,
+          pick,
+          readBytes: (path) => runtime.readBytes(path),
+          now: runtime.now,
+          log,
+        }),
+      );
+    };
     for (const backendConfig of config.backends) {
       backends.set(backendConfig.name, makeBackend(backendConfig));
     }

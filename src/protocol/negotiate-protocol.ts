@@ -1,9 +1,7 @@
 import { singleChunk } from "../call/single-chunk.ts";
-import { Code } from "@connectrpc/connect";
 import type { UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
-import { codeToHttpStatus, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
-import { ConnectError } from "@connectrpc/connect";
 import { openConnectExchange } from "./connect/open-connect-exchange.ts";
+import { openConnectGet } from "./connect/open-connect-get.ts";
 import { openGrpcExchange } from "./grpc/open-grpc-exchange.ts";
 import { openGrpcWebExchange } from "./grpc-web/open-grpc-web-exchange.ts";
 import type { OpenExchange } from "./inbound-exchange.ts";
@@ -34,14 +32,11 @@ export function negotiateProtocol(
     return plainError(404, "not an RPC path: expected /package.Service/Method");
   }
   if (req.method === "GET") {
-    return connectError(
-      new ConnectError("Connect GET requests are not supported yet: send the call as POST", Code.Unimplemented),
-      405,
-    );
+    return { open: openConnectGet, rpc };
   }
   if (req.method !== "POST") {
-    const response = plainError(405, `method ${req.method} not allowed: RPCs are POST`);
-    response.header?.set("allow", "POST");
+    const response = plainError(405, `method ${req.method} not allowed: RPCs are POST (or GET for Connect)`);
+    response.header?.set("allow", "POST, GET");
     return response;
   }
   const contentType = req.header.get("content-type") ?? "";
@@ -68,15 +63,6 @@ function plainError(status: number, message: string): UniversalServerResponse {
   return {
     status,
     header: new Headers({ "content-type": "text/plain; charset=utf-8", "content-length": String(body.byteLength) }),
-    body: singleChunk(body),
-  };
-}
-
-function connectError(error: ConnectError, status = codeToHttpStatus(error.code)): UniversalServerResponse {
-  const body = errorToJsonBytes(error, undefined);
-  return {
-    status,
-    header: new Headers({ "content-type": "application/json", "content-length": String(body.byteLength) }),
     body: singleChunk(body),
   };
 }

@@ -150,19 +150,19 @@ describe("status translation", () => {
     const post = (path: string, headers: Record<string, string>, body: Uint8Array<ArrayBuffer> | string = requestBytes({})) =>
       fetch(`${harness.baseUrl}${path}`, { method: "POST", headers, body });
 
-    it("Connect JSON unary: unimplemented, naming JSON", async () => {
-      const res = await post("/probe.v1.ProbeService/Probe", { "content-type": "application/json" }, "{}");
-      expect(res.status).toBe(501);
+    it("Connect JSON unary: a field the schema lacks is invalid_argument naming it", async () => {
+      const res = await post("/probe.v1.ProbeService/Probe", { "content-type": "application/json" }, '{"nope":1}');
+      expect(res.status).toBe(400);
       const body = (await res.json()) as { code: string; message: string };
-      expect(body.code).toBe("unimplemented");
-      expect(body.message).toMatch(/JSON/);
+      expect(body.code).toBe("invalid_argument");
+      expect(body.message).toMatch(/probe\.v1\.ProbeRequest.*nope/);
     });
 
-    it("Connect JSON streaming: an unimplemented end-stream", async () => {
-      const body = envelope(0, new TextEncoder().encode("{}"));
+    it("Connect JSON streaming: a field of the wrong type ends the stream with invalid_argument", async () => {
+      const body = envelope(0, new TextEncoder().encode('{"count":"many"}'));
       const res = await post("/probe.v1.ProbeService/ProbeStream", { "content-type": "application/connect+json" }, body);
       expect(res.status).toBe(200);
-      expect(await connectEndStreamError(res)).toMatchObject({ code: "unimplemented", message: expect.stringMatching(/JSON/) });
+      expect(await connectEndStreamError(res)).toMatchObject({ code: "invalid_argument", message: expect.stringMatching(/count/) });
     });
 
     it("gRPC-Web JSON: Unimplemented in the trailer frame", async () => {
@@ -183,8 +183,13 @@ describe("status translation", () => {
       expect(res.status).toBe(505);
     });
 
-    it("a GET is 405", async () => {
-      expect((await fetch(url())).status).toBe(405);
+    it("a GET without a message is invalid_argument; one for a method with side effects is 405", async () => {
+      const bare = await fetch(url());
+      expect(bare.status).toBe(400);
+      expect(await bare.json()).toMatchObject({ code: "invalid_argument", message: expect.stringMatching(/encoding=json/) });
+      const sideEffects = await fetch(`${url()}?connect=v1&encoding=json&message=${encodeURIComponent("{}")}`);
+      expect(sideEffects.status).toBe(405);
+      expect(await sideEffects.json()).toMatchObject({ code: "unimplemented", message: expect.stringMatching(/NO_SIDE_EFFECTS/) });
     });
 
     it("a path that is not an RPC is 404", async () => {

@@ -10,6 +10,9 @@ import { nodeRuntime } from "../../src/adapter/node/node-runtime.ts";
 import { type Pod, startPod } from "../../src/adapter/node/start-pod.ts";
 import { validateConfig } from "../../src/config/validate-config.ts";
 import { greetRoutes } from "../../src/demo/greet-service.ts";
+import { file_greet_v1_greet } from "../../src/gen/greet/v1/greet_pb.ts";
+import { file_probe_v1_probe } from "../../src/gen/probe/v1/probe_pb.ts";
+import { reflectionRoutes } from "../../src/reflection/reflection-routes.ts";
 import { createGateway, type Gateway } from "../../src/gateway/create-gateway.ts";
 import { createLogger } from "../../src/log/logger.ts";
 import { type ProbeLog, probeRoutes } from "./probe-service.ts";
@@ -41,15 +44,31 @@ export interface HarnessOptions {
   readonly podsOnLoopbackAddresses?: boolean;
   /** The backend's discovery (raw config, or made from the pods); default: static, every pod. */
   readonly discovery?: Record<string, unknown> | ((pods: readonly Pod[]) => Record<string, unknown>);
+  /** Pods serve gRPC server reflection; default true. `false` for pods whose schema comes from a descriptor set. */
+  readonly podReflection?: boolean;
 }
 
-/** Every demo and probe route on one pod, like a real multi-service deployment. */
-export function podRoutes(name: string, probes: ProbeLog): (router: ConnectRouter) => void {
+export interface PodRoutesOptions {
+  /** Serve gRPC server reflection (v1 and v1alpha) of greet.v1 and probe.v1, as real pods often do. Default true. */
+  readonly reflection?: boolean;
+}
+
+/** Every demo and probe route on one pod, like a real multi-service deployment, with server reflection unless turned off. */
+export function podRoutes(
+  name: string,
+  probes: ProbeLog,
+  options: PodRoutesOptions = {},
+): (router: ConnectRouter) => void {
+  const reflection = options.reflection === false ? undefined : reflectionRoutes(podFiles);
   return (router) => {
     greetRoutes(name)(router);
     probeRoutes(name, probes)(router);
+    reflection?.(router);
   };
 }
+
+/** The files the test pods serve, for reflection and for schemas made in tests. */
+export const podFiles = [file_greet_v1_greet, file_probe_v1_probe] as const;
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const probes: ProbeLog = new Map();
@@ -58,7 +77,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     const name = `pod-${String.fromCharCode(97 + i)}`;
     const address =
       options.podsOnLoopbackAddresses === true ? { host: `127.0.0.${11 + i}`, port: pods[0]?.address.port ?? 0 } : undefined;
-    pods.push(await startPod(name, podRoutes(name, probes), address));
+    pods.push(await startPod(name, podRoutes(name, probes, { reflection: options.podReflection }), address));
   }
   const endpoints = [...pods.map((p) => `${p.address.host}:${p.address.port}`), ...(options.extraEndpoints ?? [])];
   const config = validateConfig({

@@ -9,6 +9,8 @@ import { createLogger, type Logger, parseLogLevel } from "../../log/logger.ts";
 import { describeConfig } from "../../config/describe-config.ts";
 import { parseHostPort } from "../../config/parse-host-port.ts";
 import { greetRoutes } from "../../demo/greet-service.ts";
+import { file_greet_v1_greet } from "../../gen/greet/v1/greet_pb.ts";
+import { reflectionRoutes } from "../../reflection/reflection-routes.ts";
 import { startDemo } from "./demo.ts";
 import { startPod } from "./start-pod.ts";
 import { nodeRuntime } from "./node-runtime.ts";
@@ -28,7 +30,7 @@ const usage = `usage:
 serve   runs the gateway with the given YAML config
 check   validates a config and prints the routes it would serve
 demo    starts three demo pods on loopback and the gateway in front of them
-demo-pod  runs one demo backend pod (greet.v1.GreetService) answering with its name
+demo-pod  runs one demo backend pod (greet.v1.GreetService, with gRPC server reflection) answering with its name
           (default: $POD_NAME, as the Downward API sets it, else the host name)`;
 
 /**
@@ -73,7 +75,15 @@ export async function runCli(argv: readonly string[], output: CliOutput): Promis
       case "demo-pod": {
         const address = parseHostPort(args.values.address ?? "0.0.0.0:50051", { allowZero: true });
         const name = args.values.name ?? process.env.POD_NAME ?? hostname();
-        const pod = await startPod(name, greetRoutes(name), address);
+        const greetReflection = reflectionRoutes([file_greet_v1_greet]);
+        const pod = await startPod(
+          name,
+          (router) => {
+            greetRoutes(name)(router);
+            greetReflection(router);
+          },
+          address,
+        );
         log.info("demo pod started", { pod: name, address: `${pod.address.host}:${pod.address.port}` });
         await untilSignal(log);
         await pod.close();

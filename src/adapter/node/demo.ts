@@ -1,5 +1,8 @@
+import type { ConnectRouter } from "@connectrpc/connect";
 import { validateConfig } from "../../config/validate-config.ts";
 import { greetRoutes } from "../../demo/greet-service.ts";
+import { file_greet_v1_greet } from "../../gen/greet/v1/greet_pb.ts";
+import { reflectionRoutes } from "../../reflection/reflection-routes.ts";
 import { createGateway } from "../../gateway/create-gateway.ts";
 import type { Logger } from "../../log/logger.ts";
 import { nodeRuntime } from "./node-runtime.ts";
@@ -60,8 +63,17 @@ export async function startDemo(
 /** The demo's pods take 50051-50053 when free, so the printed addresses stay familiar. */
 async function startPodPreferring(name: string, port: number): Promise<Pod> {
   try {
-    return await startPod(name, greetRoutes(name), { host: "127.0.0.1", port });
+    return await startPod(name, demoPodRoutes(name), { host: "127.0.0.1", port });
   } catch {
-    return startPod(name, greetRoutes(name));
+    return startPod(name, demoPodRoutes(name));
   }
+}
+
+/** A demo pod serves greet.v1 and gRPC server reflection of it, as a real pod would. */
+function demoPodRoutes(name: string): (router: ConnectRouter) => void {
+  const reflection = reflectionRoutes([file_greet_v1_greet]);
+  return (router) => {
+    greetRoutes(name)(router);
+    reflection(router);
+  };
 }

@@ -31,7 +31,7 @@ export function openConnectStream(
     error,
     respond(result) {
       const header = new Headers(result.header);
-      header.set("content-type", "application/connect+proto");
+      header.set("content-type", common.codec === "json" ? "application/connect+json" : "application/connect+proto");
       header.set("connect-accept-encoding", context.acceptEncodingHeader);
       const adapted =
         result.immediateError === undefined

@@ -35,15 +35,17 @@ export function openConnectUnary(
   return {
     request: { ...common, messages: messages() },
     error,
-    respond: (result) => respondUnary(result, common.acceptEncoding, context),
+    respond: (result) => respondConnectUnary(result, common, context),
   };
 }
 
-async function respondUnary(
+/** Encodes a unary result the Connect way; Connect GET answers the same way. */
+export async function respondConnectUnary(
   result: CallResult,
-  acceptEncoding: readonly string[],
+  call: Pick<CallRequest, "acceptEncoding" | "codec">,
   context: ProtocolContext,
 ): Promise<UniversalServerResponse> {
+  const acceptEncoding = call.acceptEncoding;
   const adapted =
     result.immediateError === undefined
       ? adaptEncoding(result.messages, result.encoding, acceptEncoding, context.compressions, context.readMaxBytes)
@@ -73,7 +75,7 @@ async function respondUnary(
     header.set("content-length", String(json.byteLength));
     return { status: result.httpStatus ?? codeToHttpStatus(error.code), header, body: singleChunk(json) };
   }
-  header.set("content-type", "application/proto");
+  header.set("content-type", call.codec === "json" ? "application/json" : "application/proto");
   if ((message.flags & compressedFlag) === compressedFlag) {
     header.set("content-encoding", adapted.encoding);
   }

@@ -2,7 +2,6 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { parseContentType, parseTimeout } from "@connectrpc/connect/protocol-connect";
 import { identity, parseEncodingList, requireEncoding } from "../../call/message-encoding.ts";
 import { metadataFromHeaders } from "../../call/metadata.ts";
-import { codecNotSupported } from "../codec-not-supported.ts";
 import type { OpenExchange } from "../inbound-exchange.ts";
 import { connectProtocolHeaders } from "./connect-protocol-headers.ts";
 import { openConnectStream } from "./connect-stream.ts";
@@ -12,7 +11,9 @@ import { openConnectUnary } from "./connect-unary.ts";
  * Connect in. Unary calls carry one bare message with whole-body HTTP
  * compression and answer errors as JSON with an HTTP status; streaming calls
  * use envelopes with per-message compression and end with a JSON end-stream
- * message. What both share (timeout, metadata, codec) is read here.
+ * message. What both share (timeout, metadata, codec) is read here. JSON
+ * (`application/json`, `application/connect+json`) is accepted: the gateway
+ * transcodes it with the backend's schema before the call goes upstream.
  */
 export const openConnectExchange: OpenExchange = (req, rpc, context) => {
   const contentType = req.header.get("content-type") ?? "";
@@ -27,9 +28,6 @@ export const openConnectExchange: OpenExchange = (req, rpc, context) => {
       `connect-protocol-version must be "1": got "${version}"`,
       Code.InvalidArgument,
     );
-  }
-  if (parsed?.binary !== true) {
-    error ??= codecNotSupported(contentType);
   }
   const encodingHeader = stream ? "connect-content-encoding" : "content-encoding";
   let encoding = identity;
@@ -50,6 +48,8 @@ export const openConnectExchange: OpenExchange = (req, rpc, context) => {
     encoding,
     acceptEncoding: accept,
     signal: req.signal,
+    codec: parsed?.binary === false ? ("json" as const) : ("proto" as const),
+    readOnly: false,
   };
   return stream
     ? openConnectStream(req.body, common, error, context)

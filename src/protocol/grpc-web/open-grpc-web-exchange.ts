@@ -38,6 +38,8 @@ export const openGrpcWebExchange: OpenExchange = (req, rpc, context) => {
     acceptEncoding,
     messages: pipe(bytes, transformSplitEnvelope(context.readMaxBytes)),
     signal: req.signal,
+    codec: "proto",
+    readOnly: false,
   };
   const responseType = text ? "application/grpc-web-text+proto" : "application/grpc-web+proto";
   return {

@@ -27,6 +27,8 @@ export const openGrpcExchange: OpenExchange = (req, rpc, context) => {
     acceptEncoding,
     messages: pipe(req.body, transformSplitEnvelope(context.readMaxBytes)),
     signal: req.signal,
+    codec: "proto",
+    readOnly: false,
   };
   return {
     request,

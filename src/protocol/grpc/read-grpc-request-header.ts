@@ -1,7 +1,6 @@
-import { ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { parseTimeout } from "@connectrpc/connect/protocol-grpc";
 import { identity, parseEncodingList, requireEncoding } from "../../call/message-encoding.ts";
-import { codecNotSupported } from "../codec-not-supported.ts";
 import type { ProtocolContext } from "../inbound-exchange.ts";
 
 /** The request headers gRPC and gRPC-Web share, read once. */
@@ -30,7 +29,12 @@ export function readGrpcRequestHeader(header: Headers, context: ProtocolContext)
     error ??= ConnectError.from(e);
   }
   if (/\+json/i.test(contentType)) {
-    error ??= codecNotSupported(contentType);
+    // Most pods have no JSON codec, and relabelling JSON (as Envoy's bridge does) only moves the failure to them.
+    error ??= new ConnectError(
+      `edgegate transcodes JSON for the Connect protocol only (content-type ${contentType}): ` +
+        "send binary protobuf over gRPC and gRPC-Web, or JSON with Connect (application/json)",
+      Code.Unimplemented,
+    );
   }
   return {
     timeoutMs: timeout.error === undefined ? timeout.timeoutMs : undefined,
