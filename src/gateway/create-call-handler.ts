@@ -14,6 +14,8 @@ import type { RouteTable } from "../route/route-table.ts";
 import type { CallResult } from "../call/call-result.ts";
 import { binaryResultToJson, jsonRequestToBinary } from "../transcode/json-transcoder.ts";
 import { resolveSchemaMethod } from "../transcode/resolve-schema-method.ts";
+import { answerReflectionForHost } from "./answer-reflection-for-host.ts";
+import { reflectionServices } from "../reflection/serve-reflection.ts";
 
 export interface CallHandlerOptions {
   readonly routes: RouteTable;
@@ -43,6 +45,9 @@ export function createCallHandler(options: CallHandlerOptions): UniversalHandler
     }
     let call = exchange.request;
     const host = hostOfAuthority(call.authority);
+    if (reflectionServices.has(call.service)) {
+      return exchange.respond(answerReflectionForHost(call, host, options));
+    }
     const route = options.routes.match({ host, path: call.path, service: call.service, method: call.method });
     const backend = route === undefined ? undefined : options.backends.get(route.backend);
     if (backend === undefined) {

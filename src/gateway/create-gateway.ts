@@ -93,7 +93,10 @@ export async function createGateway(config: GatewayConfig, runtime: Runtime, log
 
     const configEntries = configRouteEntries(config.routes);
     let table = createRouteTable(configEntries);
-    const routes: RouteTable = { match: (request) => table.match(request) };
+    const routes: RouteTable = {
+      match: (request) => table.match(request),
+      backendsForHost: (host) => table.backendsForHost(host),
+    };
     const publishRoutes = (entries: readonly RouteEntry[]) => {
       table = createRouteTable([...configEntries, ...entries]);
     };

@@ -170,6 +170,7 @@ export class IngressController {
     this.options.publishRoutes(
       translation.routes.map((route) => ({
         matches: (request) => matchesIngressHost(route.host, request.host) && matchesIngressPath(route.path, request.path),
+        servesHost: (host) => matchesIngressHost(route.host, host),
         route: { backend: backendName(route.backend), cors: undefined, source: `ingress ${route.source}` },
       })),
     );

@@ -161,6 +161,7 @@ describe("answerReflection", () => {
     ]);
     expect(fileNames(ask({ messageRequest: { case: "fileByFilename", value: "probe/v1/probe.proto" } }))).toEqual([
       "probe/v1/probe.proto",
+      "google/protobuf/timestamp.proto",
     ]);
     expect(fileNames(ask({ messageRequest: { case: "fileContainingSymbol", value: "google.protobuf.Timestamp" } }))).toEqual([
       "google/protobuf/timestamp.proto",

@@ -24,12 +24,16 @@ export interface Route {
 /** One candidate of the table: a predicate and the route it selects. */
 export interface RouteEntry {
   readonly matches: (request: RouteRequest) => boolean;
+  /** Whether the entry can match some call on this host (for reflection: what a host serves). */
+  readonly servesHost: (host: string) => boolean;
   readonly route: Route;
 }
 
 /** Finds the route of a call: the first entry that matches wins. */
 export interface RouteTable {
   match(request: RouteRequest): Route | undefined;
+  /** The backends some route of this host sends to, in route order, each once. */
+  backendsForHost(host: string): string[];
 }
 
 /** A table over entries in order (config routes first, then Ingress routes in their precedence). */
@@ -40,6 +44,9 @@ export function createRouteTable(entries: readonly RouteEntry[]): RouteTable {
         if (entry.matches(request)) return entry.route;
       }
       return undefined;
+    },
+    backendsForHost(host) {
+      return [...new Set(entries.filter((entry) => entry.servesHost(host)).map((entry) => entry.route.backend))];
     },
   };
 }
@@ -56,11 +63,11 @@ export function configRouteEntries(routes: readonly RouteConfig[]): RouteEntry[]
     const hosts = config.hosts;
     const service = serviceMatcher(config.services);
     const methods = config.methods === undefined ? undefined : new Set(config.methods);
+    const servesHost = (host: string) => hosts === undefined || hosts.some((pattern) => matchesHost(pattern, host));
     return {
       matches: (request) =>
-        (hosts === undefined || hosts.some((pattern) => matchesHost(pattern, request.host))) &&
-        service(request.service) &&
-        (methods === undefined || methods.has(request.method)),
+        servesHost(request.host) && service(request.service) && (methods === undefined || methods.has(request.method)),
+      servesHost,
       route: {
         backend: config.backend,
         cors: config.cors === undefined ? undefined : createCorsPolicy(config.cors),

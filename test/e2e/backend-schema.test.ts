@@ -188,6 +188,7 @@ describe("backend schema", () => {
     expect(probe?.methodKind).toBe("bidi_streaming");
     expect(f.schema.registry().getMessage("probe.v1.ProbeDetail")?.typeName).toBe("probe.v1.ProbeDetail");
     expect((await f.schema.files()).map((file) => file.proto.name).sort()).toEqual([
+      "google/protobuf/timestamp.proto",
       "greet/v1/greet.proto",
       "probe/v1/probe.proto",
     ]);

@@ -63,7 +63,7 @@ export function probeRoutes(pod: string, log: ProbeLog): (router: ConnectRouter)
       requestHeaders[name] = value;
     });
     const payload = req.payloadSize > 0 ? new Uint8Array(req.payloadSize).fill(0x61) : req.payload;
-    return create(ProbeResponseSchema, { pod, requestHeaders, payload, ...extra });
+    return create(ProbeResponseSchema, { pod, requestHeaders, payload, at: req.at, big: req.big, color: req.color, ...extra });
   }
   function maybeFail(req: ProbeRequest): void {
     if (req.failCode === 0) {
