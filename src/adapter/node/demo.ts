@@ -43,12 +43,13 @@ export async function startDemo(
   print(`pods: ${pods.map((p) => `${p.name} (${p.address.host}:${p.address.port})`).join(", ")}`);
   print("");
   print("Run any of these a few times and watch the pod change on every call:");
-  print(`  npx buf curl --schema proto --protocol grpc --http2-prior-knowledge -d '{"name":"you"}' ${url}`);
-  print(`  npx buf curl --schema proto --protocol grpcweb -d '{"name":"you"}' ${url}`);
-  print(`  npx buf curl --schema proto --protocol connect -d '{"name":"you"}' ${url}`);
+  print(`  npx buf curl --reflect --protocol grpc --http2-prior-knowledge -d '{"name":"you"}' ${url}`);
+  print(`  npx buf curl --reflect --protocol grpcweb -d '{"name":"you"}' ${url}`);
+  print(`  curl -d '{"name":"you"}' -H 'content-type: application/json' ${url}`);
+  print(`  curl '${url}?connect=v1&encoding=json&message=%7B%22name%22%3A%22you%22%7D'`);
   print("A server stream, every message from the one pod that took the call:");
   print(
-    `  npx buf curl --schema proto --protocol grpc --http2-prior-knowledge -d '{"name":"you","count":3}' ${base}/greet.v1.GreetService/GreetStream`,
+    `  npx buf curl --reflect --protocol grpc --http2-prior-knowledge -d '{"name":"you","count":3}' ${base}/greet.v1.GreetService/GreetStream`,
   );
   print("");
   print("Ctrl-C stops the demo.");
