@@ -8,8 +8,7 @@
 // process. Everything shares the machine's cores, so the figures are relative.
 //
 //   node bench/tls.ts [seconds=5] [handshakeConcurrency=16] [callConcurrency=32]
-import { readFileSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tls from "node:tls";
@@ -18,30 +17,17 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { GreetService } from "../src/gen/greet/v1/greet_pb.ts";
 import { createTestPki } from "../test/support/test-pki.ts";
 import { loopbackLookup } from "../test/support/loopback-lookup.ts";
-import { ChildProcesses } from "./child-processes.ts";
+import { ChildProcesses, startPodsAndGateway } from "./child-processes.ts";
+import { cpuSeconds, percentile } from "./measure.ts";
 
 const seconds = Number(process.argv[2] ?? "5");
 const handshakeConcurrency = Number(process.argv[3] ?? "16");
 const callConcurrency = Number(process.argv[4] ?? "32");
 const HOST = "bench.example.test";
 const children = new ChildProcesses();
-const start = (args: string[], ready: RegExp) => children.start(args, ready);
 
-/** CPU seconds (user + system) a process has used so far, from /proc; NaN where there is no /proc. */
-function cpuSeconds(pid: number): number {
-  try {
-    // Fields after the command name (which may hold spaces, hence the last ")"): utime and stime are the 12th and 13th.
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
-  } catch {
-    return Number.NaN;
-  }
-}
-
-
-function percentile(sorted: readonly number[], p: number): string {
-  return (sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0).toFixed(2);
+function percentileText(sorted: readonly number[], p: number): string {
+  return percentile(sorted, p).toFixed(2);
 }
 
 interface Row {
@@ -104,8 +90,8 @@ async function measure(
     firstFailure,
     rate: Math.round(latencies.length / elapsed),
     unit,
-    p50: percentile(latencies, 0.5),
-    p99: percentile(latencies, 0.99),
+    p50: percentileText(latencies, 0.5),
+    p99: percentileText(latencies, 0.99),
     gatewayCores: Number.isNaN(gatewayCpu) ? "?" : (gatewayCpu / elapsed).toFixed(2),
     clientCores: ((clientCpu.user + clientCpu.system) / 1e6 / elapsed).toFixed(2),
   };
@@ -159,32 +145,14 @@ const dir = await mkdtemp(join(tmpdir(), "edgegate-bench-tls-"));
 try {
   const pki = await createTestPki();
   const files = await pki.writeFiles(dir, "bench", await pki.issue([HOST]));
-  const { match: podsMatch } = await start(["bench/pods.ts", "3"], /^(\[.*\])$/);
-  const pods = JSON.parse(podsMatch[1] ?? "[]") as string[];
-  const config = join(dir, "bench.yaml");
-  await writeFile(
-    config,
-    [
-      "listeners:",
+  const { ports, pid: gatewayPid } = await startPodsAndGateway(children, join(dir, "bench.yaml"), {
+    listeners: [
       "  - address: 127.0.0.1:0",
       "  - address: 127.0.0.1:0",
       `    tls: { certificates: [{ certFile: ${JSON.stringify(files.certFile)}, keyFile: ${JSON.stringify(files.keyFile)} }] }`,
-      "routes:",
-      "  - backend: greet",
-      "backends:",
-      "  - name: greet",
-      "    discovery:",
-      "      static:",
-      `        endpoints: ${JSON.stringify(pods)}`,
-      "",
-    ].join("\n"),
-  );
-  const { match: gatewayMatch, pid: gatewayPid } = await start(
-    ["bin/edgegate.js", "serve", "--config", config],
-    /"listeners":\["127\.0\.0\.1:(\d+)","127\.0\.0\.1:(\d+)"\]/,
-  );
-  const cleartextPort = Number(gatewayMatch[1]);
-  const tlsPort = Number(gatewayMatch[2]);
+    ],
+  });
+  const [cleartextPort = 0, tlsPort = 0] = ports;
   const ca = pki.ca.certPem;
 
   // (a) Handshakes. A short warm-up first (JIT, and the gateway's per-certificate context cache).

@@ -58,7 +58,9 @@ export function createCallHandler(options: CallHandlerOptions): UniversalHandler
     if (call.codec === "json" || call.readOnly) {
       const resolved = await resolveSchemaMethod(call, backend.schema, backend.name);
       if (resolved.error !== undefined) {
-        return exchange.respond(callResultFromError(resolved.error, undefined, undefined, resolved.httpStatus));
+        // A GET refused for a method with side effects says what it accepts (RFC 9110 §15.5.6).
+        const header = resolved.httpStatus === 405 ? new Headers({ allow: "POST" }) : undefined;
+        return exchange.respond(callResultFromError(resolved.error, header, undefined, resolved.httpStatus));
       }
       if (call.codec === "json") {
         const context = {

@@ -171,6 +171,7 @@ export class IngressController {
       translation.routes.map((route) => ({
         matches: (request) => matchesIngressHost(route.host, request.host) && matchesIngressPath(route.path, request.path),
         servesHost: (host) => matchesIngressHost(route.host, host),
+        takesAll: route.path.type === "Prefix" && route.path.path.replace(/\/+$/, "") === "",
         route: { backend: backendName(route.backend), cors: undefined, source: `ingress ${route.source}` },
       })),
     );

@@ -26,6 +26,8 @@ export interface RouteEntry {
   readonly matches: (request: RouteRequest) => boolean;
   /** Whether the entry can match some call on this host (for reflection: what a host serves). */
   readonly servesHost: (host: string) => boolean;
+  /** Matches every call on the hosts it serves: later entries never see those hosts' calls. */
+  readonly takesAll: boolean;
   readonly route: Route;
 }
 
@@ -46,7 +48,13 @@ export function createRouteTable(entries: readonly RouteEntry[]): RouteTable {
       return undefined;
     },
     backendsForHost(host) {
-      return [...new Set(entries.filter((entry) => entry.servesHost(host)).map((entry) => entry.route.backend))];
+      const backends = new Set<string>();
+      for (const entry of entries) {
+        if (!entry.servesHost(host)) continue;
+        backends.add(entry.route.backend);
+        if (entry.takesAll) break; // what follows is shadowed on this host
+      }
+      return [...backends];
     },
   };
 }
@@ -68,6 +76,7 @@ export function configRouteEntries(routes: readonly RouteConfig[]): RouteEntry[]
       matches: (request) =>
         servesHost(request.host) && service(request.service) && (methods === undefined || methods.has(request.method)),
       servesHost,
+      takesAll: config.services === undefined && methods === undefined,
       route: {
         backend: config.backend,
         cors: config.cors === undefined ? undefined : createCorsPolicy(config.cors),

@@ -1,7 +1,9 @@
 import {
   type DescMethod,
   fromBinary,
+  fromJson,
   fromJsonString,
+  type JsonValue,
   type Registry,
   toBinary,
   toJson,
@@ -43,8 +45,11 @@ export function jsonRequestToBinary(call: CallRequest, method: DescMethod, conte
       try {
         parsed = fromJsonString(method.input, text, options);
       } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        const field = failingField(method.input, text, options);
+        const named = field === undefined || reason.includes(`${method.input.typeName}.${field}`);
         throw new ConnectError(
-          `invalid JSON for ${method.input.typeName}: ${error instanceof Error ? error.message : String(error)}`,
+          `invalid JSON for ${method.input.typeName}: ${named ? "" : `field ${method.input.typeName}.${field}: `}${reason}`,
           Code.InvalidArgument,
         );
       }
@@ -116,6 +121,37 @@ function withDetailDebug(error: ConnectError, registry: Registry): ConnectError 
   const enriched = new ConnectError(error.rawMessage, error.code, error.metadata, undefined, error.cause);
   enriched.details = details;
   return enriched;
+}
+
+/**
+ * The top-level field whose value made a JSON message fail to parse. The
+ * library names the field for scalar errors but only the type for an enum or
+ * a well-known type (two Timestamps would be indistinguishable), so on
+ * failure, and only then, each key is tried on its own.
+ */
+function failingField(
+  schema: DescMethod["input"],
+  text: string,
+  options: { registry: Registry; ignoreUnknownFields: boolean },
+): string | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    return undefined;
+  }
+  for (const [key, field] of Object.entries(value)) {
+    try {
+      fromJson(schema, { [key]: field } as JsonValue, options);
+    } catch {
+      // The JSON key may be the camelCase JSON name; report the field's proto name.
+      return schema.fields.find((f) => f.jsonName === key || f.name === key)?.name ?? key;
+    }
+  }
+  return undefined;
 }
 
 async function plain(message: EnvelopedMessage, encoding: string, context: JsonTranscodeContext): Promise<Uint8Array> {
