@@ -41,6 +41,7 @@ export interface GatewayConfig {
   readonly routes: readonly RouteConfig[];
   readonly backends: readonly BackendConfig[];
   readonly limits: LimitsConfig;
+  readonly shutdown: ShutdownConfig;
   readonly kubernetes: KubernetesConfig;
 }
 
@@ -92,6 +93,10 @@ export interface RouteConfig {
   readonly backend: string;
   /** CORS for browsers calling this route from another origin; `undefined`: no CORS headers. */
   readonly cors: CorsConfig | undefined;
+  /** Deadline of a unary call whose client sent none; `undefined`: none. */
+  readonly defaultTimeoutMs: number | undefined;
+  /** Longest deadline a client may ask for (longer ones are cut to this); `undefined`: no cap. */
+  readonly maxTimeoutMs: number | undefined;
 }
 
 export interface CorsConfig {
@@ -115,6 +120,10 @@ export interface BackendConfig {
   readonly tls: UpstreamTlsConfig | undefined;
   /** Where the backend's protobuf schema comes from (for JSON, Connect GET and reflection). */
   readonly schemas: SchemasConfig;
+  /** `undefined`: no active health checks. */
+  readonly healthCheck: HealthCheckConfig | undefined;
+  readonly outlierDetection: OutlierDetectionConfig;
+  readonly retry: RetryConfig;
 }
 
 export interface SchemasConfig {
@@ -183,4 +192,49 @@ export interface IngressConfig {
 export interface LimitsConfig {
   /** Largest message accepted in either direction, after decompression. Default 4 MiB. */
   readonly maxMessageBytes: number;
+  /** Largest request header list (HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE; HTTP/1.1 header bytes). Default 16 KiB. */
+  readonly maxHeaderListBytes: number;
+  /** Concurrent streams per client HTTP/2 connection. Default 100. */
+  readonly maxConcurrentStreams: number;
+  /** Open client connections per listener. Default 10,000. */
+  readonly maxConnections: number;
+  /** Time a client has to send its request headers. Default 10 s. */
+  readonly headersTimeoutMs: number;
+  /** A client connection with no stream and no traffic for this long is closed. Default 5 min. */
+  readonly idleTimeoutMs: number;
+}
+
+export interface ShutdownConfig {
+  /** After SIGTERM, how long calls in flight may take before the process exits anyway. Default 30 s. */
+  readonly gracePeriodMs: number;
+}
+
+/** Active health checks with `grpc.health.v1.Health/Check`. */
+export interface HealthCheckConfig {
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  /** Consecutive failed checks that make an endpoint unhealthy. */
+  readonly unhealthyThreshold: number;
+  /** Consecutive passed checks that make it healthy again. */
+  readonly healthyThreshold: number;
+  /** The `service` field of the check ("" = the server as a whole). */
+  readonly service: string;
+}
+
+/** Passive ejection of endpoints that keep failing. */
+export interface OutlierDetectionConfig {
+  /** Consecutive connect failures or Unavailable/Internal answers that eject an endpoint. */
+  readonly consecutiveFailures: number;
+  /** First ejection time; each further ejection of the same endpoint lasts longer. */
+  readonly baseEjectionTimeMs: number;
+  /** Never more than this share of a backend's endpoints is ejected at once. */
+  readonly maxEjectionPercent: number;
+}
+
+/** Transparent retries of calls that provably never reached a pod's application. */
+export interface RetryConfig {
+  /** Retries allowed as a share of the calls in flight. */
+  readonly budgetPercent: number;
+  /** Retries always allowed per second, whatever the budget says. */
+  readonly minRetriesPerSecond: number;
 }

@@ -47,7 +47,8 @@ describe("loadConfigText", () => {
       kind: "static",
       endpoints: [50051, 50052, 50053].map((port) => ({ host: "127.0.0.1", port })),
     });
-    expect(config.limits).toEqual({ maxMessageBytes: 4194304 });
+    expect(config.limits).toEqual({ maxMessageBytes: 4194304, maxHeaderListBytes: 16384, maxConcurrentStreams: 100, maxConnections: 10000, headersTimeoutMs: 10000, idleTimeoutMs: 300000 });
+    expect(config.shutdown).toEqual({ gracePeriodMs: 30000 });
   });
 
   it("accepts CRLF line endings, a byte order mark and limits", () => {
@@ -116,7 +117,7 @@ describe("loadConfigText", () => {
 
   it("prefixes validation errors with the file and the line of the offending key", () => {
     const error = errorFor(EXAMPLE.replace("  - services:", "  - servces:"));
-    expect(error.message).toBe("gateway.yaml:6:5: routes[0].servces: unknown key (expected one of: hosts, services, methods, backend, cors)");
+    expect(error.message).toBe("gateway.yaml:6:5: routes[0].servces: unknown key (expected one of: hosts, services, methods, backend, cors, defaultTimeout, maxTimeout)");
     expect(error).toMatchObject({ path: "routes[0].servces", line: 6, column: 5, source: "gateway.yaml" });
   });
 

@@ -67,9 +67,13 @@ describe("validateConfig", () => {
             ],
           },
           schemas: { reflection: true, descriptorSets: [], refreshMs: 300000, ignoreUnknownJsonFields: false },
+          healthCheck: undefined,
+          outlierDetection: { consecutiveFailures: 5, baseEjectionTimeMs: 10000, maxEjectionPercent: 50 },
+          retry: { budgetPercent: 20, minRetriesPerSecond: 10 },
         },
       ],
-      limits: { maxMessageBytes: 4194304 },
+      limits: { maxMessageBytes: 4194304, maxHeaderListBytes: 16384, maxConcurrentStreams: 100, maxConnections: 10000, headersTimeoutMs: 10000, idleTimeoutMs: 300000 },
+      shutdown: { gracePeriodMs: 30000 },
       kubernetes: { kubeconfig: undefined },
     });
   });
@@ -78,7 +82,7 @@ describe("validateConfig", () => {
     const config = validateConfig(minimal());
     expect(config.admin).toBeUndefined();
     expect(config.backends[0]?.balancer).toBe("round_robin");
-    expect(config.limits).toEqual({ maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES });
+    expect(config.limits.maxMessageBytes).toBe(DEFAULT_MAX_MESSAGE_BYTES);
     expect(validateConfig(minimal({ limits: {} })).limits.maxMessageBytes).toBe(4194304);
   });
 
@@ -128,7 +132,7 @@ describe("validateConfig", () => {
     ["not an object", "hello", "expected an object, got string"],
     ["null document", null, "expected an object, got null"],
     ["array document", [], "expected an object, got array"],
-    ["unknown top-level key", minimal({ listener: [] }), "listener: unknown key (expected one of: listeners, admin, routes, backends, limits, kubernetes)"],
+    ["unknown top-level key", minimal({ listener: [] }), "listener: unknown key (expected one of: listeners, admin, routes, backends, limits, shutdown, kubernetes)"],
     ["missing listeners", { routes: [], backends: [] }, "listeners: missing required key"],
     ["missing routes", { listeners: [{ address: "127.0.0.1:0" }], backends: [backend()] }, "routes: expected at least one route (or kubernetes.ingress, to take routes from Ingress resources)"],
     ["missing backends", { listeners: [{ address: "127.0.0.1:0" }], routes: [{ backend: "greet" }] }, 'routes[0].backend: unknown backend "greet" (defined backends: )'],
@@ -148,6 +152,10 @@ describe("validateConfig", () => {
     ["backend tls skip not boolean", backendWith({ tls: { insecureSkipVerify: "yes" } }), "backends[0].tls.insecureSkipVerify: expected true or false, got string"],
     ["schemas unknown key", backendWith({ schemas: { descriptorSet: "x.binpb" } }), "backends[0].schemas.descriptorSet: unknown key (expected one of: reflection, descriptorSets, refreshSeconds, ignoreUnknownJsonFields)"],
     ["schemas reflection not boolean", backendWith({ schemas: { reflection: "on" } }), "backends[0].schemas.reflection: expected true or false, got string"],
+    ["duration without unit", minimal({ shutdown: { gracePeriod: "30" } }), 'shutdown.gracePeriod: "30" is not a duration (like 500ms, 5s, 2m or 1h)'],
+    ["duration as a number", minimal({ limits: { idleTimeout: 300 } }), "limits.idleTimeout: expected a string, got number"],
+    ["route timeout", minimal({ routes: [{ backend: "greet", defaultTimeout: "soon" }] }), 'routes[0].defaultTimeout: "soon" is not a duration (like 500ms, 5s, 2m or 1h)'],
+    ["ejection percent over 100", backendWith({ outlierDetection: { maxEjectionPercent: 150 } }), "backends[0].outlierDetection.maxEjectionPercent: must be at most 100, got 150"],
     ["ingress without class", minimal({ kubernetes: { ingress: {} } }), "kubernetes.ingress.className: missing required key"],
     ["listener without address", minimal({ listeners: [{}] }), "listeners[0].address: missing required key"],
     ["listener address a number", minimal({ listeners: [{ address: 8080 }] }), "listeners[0].address: expected a string, got number"],
@@ -161,7 +169,7 @@ describe("validateConfig", () => {
     ["admin address with scheme", minimal({ admin: { address: "http://127.0.0.1:9901" } }), 'admin.address: invalid address "http://127.0.0.1:9901": must not have a scheme'],
     // routes
     ["empty routes", minimal({ routes: [] }), "routes: expected at least one route (or kubernetes.ingress, to take routes from Ingress resources)"],
-    ["route misspelled key", minimal({ routes: [{ servces: ["a.B"], backend: "greet" }] }), "routes[0].servces: unknown key (expected one of: hosts, services, methods, backend, cors)"],
+    ["route misspelled key", minimal({ routes: [{ servces: ["a.B"], backend: "greet" }] }), "routes[0].servces: unknown key (expected one of: hosts, services, methods, backend, cors, defaultTimeout, maxTimeout)"],
     ["route without backend", minimal({ routes: [{ services: ["a.B"] }] }), "routes[0].backend: missing required key"],
     ["route backend not a string", minimal({ routes: [{ backend: 1 }] }), "routes[0].backend: expected a string, got number"],
     ["route services not an array", minimal({ routes: [{ services: "a.B", backend: "greet" }] }), "routes[0].services: expected an array, got string"],
@@ -180,7 +188,7 @@ describe("validateConfig", () => {
     // backends
     ["backends not an array", minimal({ backends: backend() }), "backends: expected an array, got object"],
     ["empty backends", minimal({ backends: [] }), 'routes[0].backend: unknown backend "greet" (defined backends: )'],
-    ["backend unknown key", backendWith({ healthCheck: {} }), "backends[0].healthCheck: unknown key (expected one of: name, balancer, discovery, tls, schemas)"],
+    ["backend unknown key", backendWith({ healthChecks: {} }), "backends[0].healthChecks: unknown key (expected one of: name, balancer, discovery, tls, schemas, healthCheck, outlierDetection, retry)"],
     ["backend without name", minimal({ backends: [{ discovery: { static: { endpoints: ["a:1"] } } }] }), "backends[0].name: missing required key"],
     ["backend name not a string", backendWith({ name: 7 }), "backends[0].name: expected a string, got number"],
     ["backend name with a space", backendWith({ name: "my greet" }), 'backends[0].name: "my greet" is not a valid backend name'],
@@ -221,7 +229,7 @@ describe("validateConfig", () => {
     ["endpoint junk", endpoints(["not an address"]), 'backends[0].discovery.static.endpoints[0]: invalid address "not an address": must not contain whitespace'],
     // limits
     ["limits not an object", minimal({ limits: 5 }), "limits: expected an object, got number"],
-    ["limits unknown key", minimal({ limits: { maxMessageSize: 1 } }), "limits.maxMessageSize: unknown key (expected one of: maxMessageBytes)"],
+    ["limits unknown key", minimal({ limits: { maxMessageSize: 1 } }), "limits.maxMessageSize: unknown key (expected one of: maxMessageBytes, maxHeaderListBytes, maxConcurrentStreams, maxConnections, headersTimeout, idleTimeout)"],
     ["maxMessageBytes a string", minimal({ limits: { maxMessageBytes: "4MiB" } }), "limits.maxMessageBytes: expected a number, got string"],
     ["maxMessageBytes null", minimal({ limits: { maxMessageBytes: null } }), "limits.maxMessageBytes: expected a number, got null"],
     ["maxMessageBytes fractional", minimal({ limits: { maxMessageBytes: 1.5 } }), "limits.maxMessageBytes: expected an integer, got 1.5"],
@@ -291,9 +299,35 @@ describe("validateConfig", () => {
     expect(config.listeners[0]?.tls?.certificates).toEqual([]);
   });
 
+  it("reads the reliability settings: limits, shutdown, route timeouts, health checks, outliers, retries", () => {
+    const config = validateConfig({
+      ...minimal({
+        limits: { maxHeaderListBytes: 8192, maxConcurrentStreams: 50, maxConnections: 100, headersTimeout: "5s", idleTimeout: "2m" },
+        shutdown: { gracePeriod: "10s" },
+        routes: [{ backend: "greet", defaultTimeout: "30s", maxTimeout: "5m" }],
+      }),
+      backends: [
+        {
+          ...backend(),
+          healthCheck: { interval: "500ms", timeout: "1s", unhealthyThreshold: 3, service: "greet.v1.GreetService" },
+          outlierDetection: { consecutiveFailures: 3, baseEjectionTime: "1s", maxEjectionPercent: 34 },
+          retry: { budgetPercent: 10, minRetriesPerSecond: 5 },
+        },
+      ],
+    });
+    expect(config.limits).toMatchObject({ maxHeaderListBytes: 8192, maxConcurrentStreams: 50, maxConnections: 100, headersTimeoutMs: 5000, idleTimeoutMs: 120000 });
+    expect(config.shutdown).toEqual({ gracePeriodMs: 10000 });
+    expect(config.routes[0]).toMatchObject({ defaultTimeoutMs: 30000, maxTimeoutMs: 300000 });
+    expect(config.backends[0]).toMatchObject({
+      healthCheck: { intervalMs: 500, timeoutMs: 1000, unhealthyThreshold: 3, healthyThreshold: 1, service: "greet.v1.GreetService" },
+      outlierDetection: { consecutiveFailures: 3, baseEjectionTimeMs: 1000, maxEjectionPercent: 34 },
+      retry: { budgetPercent: 10, minRetriesPerSecond: 5 },
+    });
+  });
+
   it("quotes keys that are not plain identifiers in the path", () => {
     expect(errorFor(minimal({ "max bytes": 1 })).message).toBe(
-      '["max bytes"]: unknown key (expected one of: listeners, admin, routes, backends, limits, kubernetes)',
+      '["max bytes"]: unknown key (expected one of: listeners, admin, routes, backends, limits, shutdown, kubernetes)',
     );
   });
 

@@ -24,13 +24,18 @@ import type {
   GatewayConfig,
   IngressConfig,
   KubernetesConfig,
+  HealthCheckConfig,
   ListenerTlsConfig,
+  OutlierDetectionConfig,
+  RetryConfig,
   SchemasConfig,
+  ShutdownConfig,
   UpstreamTlsConfig,
   LimitsConfig,
   ListenerConfig,
   RouteConfig,
 } from "./gateway-config.ts";
+import { parseDuration } from "./parse-duration.ts";
 import { parseHostPort } from "./parse-host-port.ts";
 
 /** Default for `limits.maxMessageBytes`: 4 MiB, gRPC's customary default. */
@@ -105,14 +110,19 @@ const readCors: Reader<CorsConfig> = (value, path) =>
     maxAgeSeconds: withDefault(readInteger({ min: 0, max: 86_400 }), 7_200),
   });
 
-const readRoute: Reader<RouteConfig> = (value, path) =>
-  readObject(value, path, {
+const readRoute: Reader<RouteConfig> = (value, path) => {
+  const route = readObject(value, path, {
     hosts: optional(readArray(readRouteHost, { nonEmpty: true })),
     services: optional(readArray(readServiceName, { nonEmpty: true })),
     methods: optional(readArray(readMethodName, { nonEmpty: true })),
     backend: required(readString),
     cors: optional(readCors),
+    defaultTimeout: optional(readParsed(parseDuration)),
+    maxTimeout: optional(readParsed(parseDuration)),
   });
+  const { defaultTimeout, maxTimeout, ...rest } = route;
+  return { ...rest, defaultTimeoutMs: defaultTimeout, maxTimeoutMs: maxTimeout };
+};
 
 const readBackendName: Reader<string> = (value, path) => {
   const name = readString(value, path);
@@ -241,6 +251,9 @@ const readBackend: Reader<BackendConfig> = (value, path) =>
     discovery: required(readDiscovery),
     tls: optional(readUpstreamTls),
     schemas: defaultsOnly(readSchemas),
+    healthCheck: optional(readHealthCheck),
+    outlierDetection: defaultsOnly(readOutlierDetection),
+    retry: defaultsOnly(readRetry),
   });
 
 const readIngress: Reader<IngressConfig> = (value, path) =>
@@ -252,9 +265,76 @@ const readIngress: Reader<IngressConfig> = (value, path) =>
 const readKubernetes: Reader<KubernetesConfig> = (value, path) =>
   readObject(value, path, { kubeconfig: optional(readNonEmptyString), ingress: optional(readIngress) });
 
-const readLimits: Reader<LimitsConfig> = (value, path) =>
-  readObject(value, path, {
+/** A duration string (`500ms`, `5s`, `2m`, `1h`) in milliseconds. */
+const readDuration = readParsed(parseDuration);
+
+const readLimits: Reader<LimitsConfig> = (value, path) => {
+  const limits = readObject(value, path, {
     maxMessageBytes: withDefault(readInteger({ min: 1 }), DEFAULT_MAX_MESSAGE_BYTES),
+    maxHeaderListBytes: withDefault(readInteger({ min: 1024 }), 16_384),
+    maxConcurrentStreams: withDefault(readInteger({ min: 1, max: 2 ** 31 - 1 }), 100),
+    maxConnections: withDefault(readInteger({ min: 1 }), 10_000),
+    headersTimeout: withDefault(readDuration, 10_000),
+    idleTimeout: withDefault(readDuration, 300_000),
+  });
+  return {
+    maxMessageBytes: limits.maxMessageBytes,
+    maxHeaderListBytes: limits.maxHeaderListBytes,
+    maxConcurrentStreams: limits.maxConcurrentStreams,
+    maxConnections: limits.maxConnections,
+    headersTimeoutMs: limits.headersTimeout,
+    idleTimeoutMs: limits.idleTimeout,
+  };
+};
+
+const readShutdown: Reader<ShutdownConfig> = (value, path) => ({
+  gracePeriodMs: readObject(value, path, { gracePeriod: withDefault(readDuration, 30_000) }).gracePeriod,
+});
+
+const readHealthCheck: Reader<HealthCheckConfig> = (value, path) => {
+  const check = readObject(value, path, {
+    interval: withDefault(readDuration, 5_000),
+    timeout: withDefault(readDuration, 1_000),
+    unhealthyThreshold: withDefault(readInteger({ min: 1 }), 2),
+    healthyThreshold: withDefault(readInteger({ min: 1 }), 1),
+    service: withDefault(readString, ""),
+  });
+  return {
+    intervalMs: check.interval,
+    timeoutMs: check.timeout,
+    unhealthyThreshold: check.unhealthyThreshold,
+    healthyThreshold: check.healthyThreshold,
+    service: check.service,
+  };
+};
+
+/** Defaults of `backends[].outlierDetection`. */
+export const DEFAULT_OUTLIER_DETECTION: OutlierDetectionConfig = {
+  consecutiveFailures: 5,
+  baseEjectionTimeMs: 10_000,
+  maxEjectionPercent: 50,
+};
+
+const readOutlierDetection: Reader<OutlierDetectionConfig> = (value, path) => {
+  const outliers = readObject(value, path, {
+    consecutiveFailures: withDefault(readInteger({ min: 1 }), DEFAULT_OUTLIER_DETECTION.consecutiveFailures),
+    baseEjectionTime: withDefault(readDuration, DEFAULT_OUTLIER_DETECTION.baseEjectionTimeMs),
+    maxEjectionPercent: withDefault(readInteger({ min: 0, max: 100 }), DEFAULT_OUTLIER_DETECTION.maxEjectionPercent),
+  });
+  return {
+    consecutiveFailures: outliers.consecutiveFailures,
+    baseEjectionTimeMs: outliers.baseEjectionTime,
+    maxEjectionPercent: outliers.maxEjectionPercent,
+  };
+};
+
+/** Defaults of `backends[].retry`. */
+export const DEFAULT_RETRY: RetryConfig = { budgetPercent: 20, minRetriesPerSecond: 10 };
+
+const readRetry: Reader<RetryConfig> = (value, path) =>
+  readObject(value, path, {
+    budgetPercent: withDefault(readInteger({ min: 0, max: 100 }), DEFAULT_RETRY.budgetPercent),
+    minRetriesPerSecond: withDefault(readInteger({ min: 0 }), DEFAULT_RETRY.minRetriesPerSecond),
   });
 
 /**
@@ -276,6 +356,7 @@ export function validateConfig(raw: unknown): GatewayConfig {
     routes: withDefault(readArray(readRoute), []),
     backends: withDefault(readArray(readBackend), []),
     limits: defaultsOnly(readLimits),
+    shutdown: defaultsOnly(readShutdown),
     kubernetes: defaultsOnly(readKubernetes),
   });
 

@@ -1,7 +1,7 @@
 import { createAdminApp } from "../admin/create-admin-app.ts";
 import { type Backend, createBackend } from "../backend/backend.ts";
 import type { BackendConfig, DiscoveryConfig, GatewayConfig, HostPort } from "../config/gateway-config.ts";
-import { DEFAULT_SCHEMAS } from "../config/validate-config.ts";
+import { DEFAULT_OUTLIER_DETECTION, DEFAULT_RETRY, DEFAULT_SCHEMAS } from "../config/validate-config.ts";
 import { withCors } from "../cors/with-cors.ts";
 import { createDnsSource } from "../discovery/dns-source.ts";
 import type { EndpointSource } from "../discovery/endpoint-source.ts";
@@ -128,6 +128,9 @@ export async function createGateway(config: GatewayConfig, runtime: Runtime, log
             discovery: { kind: "kubernetes", namespace: ref.namespace, service: ref.service, port: ref.port },
             tls: undefined,
             schemas: DEFAULT_SCHEMAS,
+            healthCheck: undefined,
+            outlierDetection: DEFAULT_OUTLIER_DETECTION,
+            retry: DEFAULT_RETRY,
           }),
       });
       const controller = ingress;

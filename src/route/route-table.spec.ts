@@ -4,7 +4,7 @@ import { hostOfAuthority, matchesHost } from "./match-host.ts";
 import { configRouteEntries, createRouteTable, type RouteRequest } from "./route-table.ts";
 
 function route(patch: Partial<RouteConfig> & { backend: string }): RouteConfig {
-  return { hosts: undefined, services: undefined, methods: undefined, cors: undefined, ...patch };
+  return { hosts: undefined, services: undefined, methods: undefined, cors: undefined, defaultTimeoutMs: undefined, maxTimeoutMs: undefined, ...patch };
 }
 
 function request(service: string, host = "api.example.com", method = "Call"): RouteRequest {
