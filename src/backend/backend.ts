@@ -7,7 +7,8 @@ import { callResultFromError } from "../call/call-result-from-error.ts";
 import type { BackendConfig } from "../config/gateway-config.ts";
 import type { EndpointSource } from "../discovery/endpoint-source.ts";
 import type { BackendSchema } from "../schema/backend-schema.ts";
-import { callUpstream, type UpstreamContext } from "../upstream/call-upstream.ts";
+import type { UpstreamContext } from "../upstream/call-upstream.ts";
+import { sendCall } from "../upstream/send-call.ts";
 
 /** A named group of pods: its discovery source, its balancer, its schema, and the way calls reach it. */
 export interface Backend {
@@ -53,17 +54,8 @@ export function createBackend(
     schema,
     balancer,
     source,
-    call(call, signal, deadlineAt) {
-      const lease = balancer.pick();
-      if (lease === undefined) {
-        return Promise.resolve(
-          callResultFromError(
-            new ConnectError(`no endpoints available for backend "${config.name}"`, Code.Unavailable),
-          ),
-        );
-      }
-      return callUpstream(upstream, lease, call, signal, deadlineAt);
-    },
+    call: (call, signal, deadlineAt) =>
+      sendCall({ backend: config.name, balancer, upstream, retry: config.retry }, call, signal, deadlineAt),
     close() {
       unsubscribe();
       source.close();

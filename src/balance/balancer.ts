@@ -1,3 +1,4 @@
+import type { Code } from "@connectrpc/connect";
 import type { EndpointChange } from "../discovery/endpoint-source.ts";
 import type { Endpoint } from "./endpoint.ts";
 import type { Picker } from "./picker.ts";
@@ -8,6 +9,11 @@ export interface Lease {
   release(): void;
   /** The endpoint refused or dropped the connection before answering. */
   connectFailed(): void;
+  /**
+   * How the call ended on this endpoint: `undefined` for OK, else its code.
+   * Feeds passive outlier detection (Unavailable and Internal count as failures).
+   */
+  report(code: Code | undefined): void;
 }
 
 export interface BalancerOptions {
@@ -89,12 +95,18 @@ export class Balancer {
     }
   }
 
-  /** Picks an endpoint for one call, or `undefined` when the set is empty. */
-  pick(): Lease | undefined {
+  /**
+   * Picks an endpoint for one call, or `undefined` when the set is empty or
+   * every endpoint is excluded (a retry excludes the ones already tried).
+   */
+  pick(exclude?: ReadonlySet<string>): Lease | undefined {
     if (this.endpoints.length === 0) {
       return undefined;
     }
-    const endpoint = this.choose();
+    const endpoint = this.choose(exclude);
+    if (endpoint === undefined) {
+      return undefined;
+    }
     const state = this.states.get(endpoint.address) as EndpointState;
     state.inFlight++;
     let released = false;
@@ -109,6 +121,9 @@ export class Balancer {
         if (state.index < 0 && state.inFlight === 0) {
           this.retire(state);
         }
+      },
+      report: () => {
+        // Outlier detection plugs in here.
       },
       connectFailed: () => {
         if (state.failedUntil <= this.options.now()) {
@@ -125,13 +140,14 @@ export class Balancer {
    * at thousands of endpoints with one failing); only when they all land on
    * cooling endpoints is the set filtered.
    */
-  private choose(): Endpoint {
+  private choose(exclude?: ReadonlySet<string>): Endpoint | undefined {
     const inFlight = (e: Endpoint) => this.inFlight(e);
-    if (this.cooling === 0) {
+    if (this.cooling === 0 && (exclude === undefined || exclude.size === 0)) {
       return this.options.picker.pick(this.endpoints, inFlight);
     }
     const now = this.options.now();
-    const usable = (e: Endpoint) => ((this.states.get(e.address) as EndpointState).failedUntil <= now);
+    const allowed = (e: Endpoint) => exclude === undefined || !exclude.has(e.address);
+    const usable = (e: Endpoint) => allowed(e) && (this.states.get(e.address) as EndpointState).failedUntil <= now;
     for (let attempt = 0; attempt < REPICKS; attempt++) {
       const endpoint = this.options.picker.pick(this.endpoints, inFlight);
       if (usable(endpoint)) {
@@ -139,8 +155,11 @@ export class Balancer {
       }
     }
     const healthy = this.endpoints.filter(usable);
-    this.cooling = this.endpoints.length - healthy.length;
-    return this.options.picker.pick(healthy.length > 0 ? healthy : this.endpoints, inFlight);
+    if (exclude === undefined || exclude.size === 0) {
+      this.cooling = this.endpoints.length - healthy.length;
+    }
+    const fallback = healthy.length > 0 ? healthy : this.endpoints.filter(allowed);
+    return fallback.length === 0 ? undefined : this.options.picker.pick(fallback, inFlight);
   }
 
   private retire(state: EndpointState): void {
