@@ -1,9 +1,7 @@
-import { Code, ConnectError } from "@connectrpc/connect";
 import { Balancer, type Lease } from "../balance/balancer.ts";
 import { createLeastRequestPicker, createRoundRobinPicker } from "../balance/picker.ts";
 import type { CallRequest } from "../call/call-request.ts";
 import type { CallResult } from "../call/call-result.ts";
-import { callResultFromError } from "../call/call-result-from-error.ts";
 import type { BackendConfig } from "../config/gateway-config.ts";
 import type { EndpointSource } from "../discovery/endpoint-source.ts";
 import type { BackendSchema } from "../schema/backend-schema.ts";
