@@ -1,6 +1,7 @@
 import type { UniversalHandlerFn } from "@connectrpc/connect/protocol";
 import type { CompressionRegistry } from "./call/message-encoding.ts";
-import type { HostPort } from "./config/gateway-config.ts";
+import type { HostPort, LimitsConfig } from "./config/gateway-config.ts";
+import type { Logger } from "./log/logger.ts";
 import type { CertificatePair, CertificateSelector } from "./tls/certificate-store.ts";
 import type { UpstreamClient } from "./upstream/upstream-client.ts";
 
@@ -8,8 +9,29 @@ import type { UpstreamClient } from "./upstream/upstream-client.ts";
 export interface BoundListener {
   /** The address actually bound (port 0 resolved). */
   readonly address: HostPort;
-  /** Stops accepting and closes its connections. */
-  close(): Promise<void>;
+  /**
+   * Stops accepting at once and closes its connections gracefully: HTTP/2
+   * sessions get GOAWAY, HTTP/1.1 connections close when idle (a response
+   * still to come says `Connection: close`). Requests in flight may finish
+   * within `gracePeriodMs` (default 2 s); after it, what is left is cut.
+   * Resolves once every connection is gone.
+   */
+  close(gracePeriodMs?: number): Promise<void>;
+}
+
+/** What a call listener enforces on its client connections (see `LimitsConfig`). */
+export type ListenerLimits = Omit<LimitsConfig, "maxMessageBytes">;
+
+/** How a call listener serves. */
+export interface ListenOptions {
+  /** Connection limits and timeouts. */
+  readonly limits: ListenerLimits;
+  /** TLS (1.2 minimum, ALPN h2 and http/1.1, the certificate picked per handshake by SNI); `undefined`: cleartext. */
+  readonly certificates?: CertificateSelector | undefined;
+  /** Told about calls that failed inside the handler (answered 500 or reset). */
+  readonly onError: (error: unknown) => void;
+  /** For connection-level events worth an operator's attention (connections refused over the limit). */
+  readonly log: Logger;
 }
 
 /**
@@ -53,15 +75,11 @@ export interface Runtime {
   createUpstreamClient(tls?: UpstreamTls): UpstreamClient;
   /**
    * A listener: cleartext HTTP/1.1 and h2c on one port, or, with
-   * `certificates`, TLS (1.2 minimum) with ALPN h2 and http/1.1 and the
-   * certificate picked per handshake by SNI.
+   * `options.certificates`, TLS (1.2 minimum) with ALPN h2 and http/1.1 and
+   * the certificate picked per handshake by SNI. Either enforces
+   * `options.limits` on its client connections.
    */
-  listen(
-    address: HostPort,
-    handler: UniversalHandlerFn,
-    onError: (error: unknown) => void,
-    certificates?: CertificateSelector,
-  ): Promise<BoundListener>;
+  listen(address: HostPort, handler: UniversalHandlerFn, options: ListenOptions): Promise<BoundListener>;
   /** Reads a text file (certificates, CA bundles). */
   readText(path: string): Promise<string>;
   /** Reads a binary file (descriptor sets). */

@@ -23,3 +23,16 @@ export function formatGrpcTimeout(timeoutMs: number): string {
   }
   return `${max}H`;
 }
+
+/**
+ * The longest timeout the gateway honours, about 24.8 days: the most a
+ * Node.js timer can wait (a longer one fires at once, which would turn a
+ * generous deadline into an immediate DeadlineExceeded), in whole seconds so
+ * that the `grpc-timeout` sent upstream stays within it too.
+ */
+export const maxTimeoutMs = 2_147_483_000;
+
+/** A client's timeout as the gateway enforces it: longer ones are capped at {@link maxTimeoutMs}. */
+export function capTimeout(timeoutMs: number | undefined): number | undefined {
+  return timeoutMs === undefined ? undefined : Math.min(timeoutMs, maxTimeoutMs);
+}

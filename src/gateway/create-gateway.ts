@@ -1,3 +1,4 @@
+import { Code, ConnectError } from "@connectrpc/connect";
 import { createAdminApp } from "../admin/create-admin-app.ts";
 import { type Backend, createBackend } from "../backend/backend.ts";
 import type { BackendConfig, DiscoveryConfig, GatewayConfig, HostPort } from "../config/gateway-config.ts";
@@ -28,10 +29,34 @@ export interface Gateway {
   readonly backends: ReadonlyMap<string, Backend>;
   /** Certificates the TLS listeners serve. */
   readonly certificates: CertificateStore;
-  /** True when every configured backend's discovery has synced, and the Ingress source too when on. */
+  /** True when every configured backend's discovery has synced, and the Ingress source too when on; false once shutting down. */
   ready(): boolean;
+  /**
+   * Graceful shutdown: `/readyz` answers 503 at once, the call listeners stop
+   * accepting, HTTP/2 clients get GOAWAY (they open new connections
+   * elsewhere), HTTP/1.1 keep-alive connections close when idle (`Connection:
+   * close` on responses still to come), and calls in flight may finish
+   * within `gracePeriodMs`. The ones still running at its end are cancelled
+   * (upstream too) and answered Unavailable, in its last second (a tenth of
+   * it when shorter), and what connections are left are then cut: the
+   * shutdown is over by `gracePeriodMs`. Then the admin listener, discovery
+   * and upstream connections close. Calling it again returns the same
+   * shutdown.
+   */
+  shutdown(gracePeriodMs: number): Promise<void>;
+  /** A shutdown with a short grace period (2 s), for tests and the demo. */
   close(): Promise<void>;
 }
+
+/** Grace period of `Gateway.close()`. */
+const CLOSE_GRACE_MS = 2_000;
+
+/**
+ * The end of a grace period kept for answering the calls still running
+ * (cancelled, Unavailable) before their connections are cut: this long, or a
+ * tenth of the grace period when that is shorter.
+ */
+const CANCEL_ANSWER_MS = 1_000;
 
 /**
  * Wires the stages from config: discovery sources into balancers, the route
@@ -43,15 +68,27 @@ export async function createGateway(config: GatewayConfig, runtime: Runtime, log
   const clients: UpstreamClient[] = [];
   const cleanups: Array<() => void> = [];
   const bound: BoundListener[] = [];
+  let admin: BoundListener | undefined;
   const backends = new Map<string, Backend>();
-  const shutdown = async () => {
-    await Promise.all(bound.map((l) => l.close()));
+  const inFlight = new Set<AbortController>();
+  const shutdown = async (gracePeriodMs: number) => {
+    // Calls drain first (their pods stay reachable meanwhile); the admin listener answers 503 on /readyz until they have.
+    // The calls still running in the last moments of the grace period are cancelled, upstream too, and answered
+    // Unavailable in their own protocol; only then are the connections that are left cut.
+    const answerMs = Math.min(CANCEL_ANSWER_MS, gracePeriodMs / 10);
+    const cancel = setTimeout(() => {
+      const reason = new ConnectError("the gateway is shutting down", Code.Unavailable);
+      for (const call of inFlight) call.abort(reason);
+    }, gracePeriodMs - answerMs);
+    await Promise.all(bound.map((l) => l.close(gracePeriodMs)));
+    clearTimeout(cancel);
+    await admin?.close();
     for (const backend of backends.values()) backend.close();
     for (const cleanup of cleanups) cleanup();
     for (const client of clients) client.close();
   };
   try {
-    const upstreamFor = await upstreamContexts(config, runtime, clients);
+    const upstreamFor = await upstreamContexts(config, runtime, clients, log);
     // client-node is loaded only when something watches Kubernetes: a static or DNS gateway starts without it.
     const needsKubernetes =
       config.kubernetes.ingress !== undefined || config.backends.some((b) => b.discovery.kind === "kubernetes");
@@ -148,6 +185,7 @@ export async function createGateway(config: GatewayConfig, runtime: Runtime, log
           readMaxBytes: config.limits.maxMessageBytes,
         },
         now: runtime.now,
+        inFlight,
       }),
       routes,
     );
@@ -159,28 +197,39 @@ export async function createGateway(config: GatewayConfig, runtime: Runtime, log
       configured.every((name) => backends.get(name)?.source.synced() === true) &&
       (ingress === undefined || ingress.ready());
     for (const listener of config.listeners) {
-      bound.push(await runtime.listen(listener.address, handler, onError, listener.tls === undefined ? undefined : certificates));
+      bound.push(
+        await runtime.listen(listener.address, handler, {
+          limits: config.limits,
+          certificates: listener.tls === undefined ? undefined : certificates,
+          onError,
+          log,
+        }),
+      );
     }
-    const admin =
-      config.admin === undefined
-        ? undefined
-        : await runtime.serveAdmin(config.admin.address, createAdminApp({ ready }).fetch);
-    if (admin !== undefined) {
-      bound.push(admin);
+    if (config.admin !== undefined) {
+      admin = await runtime.serveAdmin(config.admin.address, createAdminApp({ ready }).fetch);
     }
+    let stopping: Promise<void> | undefined;
+    const stop = (gracePeriodMs: number) => {
+      if (stopping === undefined) {
+        closing = true;
+        log.info("shutting down: not ready, no new connections, calls in flight may finish", { gracePeriodMs });
+        const started = runtime.now();
+        stopping = shutdown(gracePeriodMs).then(() => log.info("shut down", { tookMs: runtime.now() - started }));
+      }
+      return stopping;
+    };
     return {
-      listeners: bound.slice(0, config.listeners.length).map((l) => l.address),
+      listeners: bound.map((l) => l.address),
       admin: admin?.address,
       backends,
       certificates,
       ready,
-      async close() {
-        closing = true;
-        await shutdown();
-      },
+      shutdown: stop,
+      close: () => stop(CLOSE_GRACE_MS),
     };
   } catch (e) {
-    await shutdown();
+    await shutdown(0);
     throw e;
   }
 }
@@ -194,6 +243,7 @@ async function upstreamContexts(
   config: GatewayConfig,
   runtime: Runtime,
   clients: UpstreamClient[],
+  log: Logger,
 ): Promise<(backend: BackendConfig) => UpstreamContext> {
   const context = (client: UpstreamClient, scheme: "http" | "https"): UpstreamContext => ({
     client,
@@ -202,6 +252,7 @@ async function upstreamContexts(
     readMaxBytes: config.limits.maxMessageBytes,
     now: runtime.now,
     acceptedByEndpoint: new Map(),
+    log,
   });
   const cleartext = runtime.createUpstreamClient();
   clients.push(cleartext);

@@ -172,7 +172,7 @@ export class IngressController {
         matches: (request) => matchesIngressHost(route.host, request.host) && matchesIngressPath(route.path, request.path),
         servesHost: (host) => matchesIngressHost(route.host, host),
         takesAll: route.path.type === "Prefix" && route.path.path.replace(/\/+$/, "") === "",
-        route: { backend: backendName(route.backend), cors: undefined, source: `ingress ${route.source}` },
+        route: { backend: backendName(route.backend), cors: undefined, source: `ingress ${route.source}`, defaultTimeoutMs: undefined, maxTimeoutMs: undefined },
       })),
     );
     for (const [name, backend] of [...backends]) {

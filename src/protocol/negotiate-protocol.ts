@@ -1,5 +1,6 @@
 import { singleChunk } from "../call/single-chunk.ts";
 import type { UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
+import { parseContentType as parseConnectContentType } from "@connectrpc/connect/protocol-connect";
 import { openConnectExchange } from "./connect/open-connect-exchange.ts";
 import { openConnectGet } from "./connect/open-connect-get.ts";
 import { openGrpcExchange } from "./grpc/open-grpc-exchange.ts";
@@ -15,7 +16,6 @@ export interface NegotiatedProtocol {
 
 const grpcWebType = /^application\/grpc-web(-text)?(\+|;|$)/i;
 const grpcType = /^application\/grpc(\+|;|$)/i;
-const connectType = /^application\/(connect\+)?(proto|json)(;|$)/i;
 
 /**
  * Picks the inbound protocol by method and content type. Requests that are
@@ -49,7 +49,8 @@ export function negotiateProtocol(
     }
     return { open: openGrpcExchange, rpc };
   }
-  if (connectType.test(contentType)) {
+  // Exactly the types Connect defines: the exchange reads codec and shape (unary or stream) from them.
+  if (parseConnectContentType(contentType) !== undefined) {
     return { open: openConnectExchange, rpc };
   }
   return plainError(

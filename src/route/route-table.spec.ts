@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { RouteConfig } from "../config/gateway-config.ts";
 import { hostOfAuthority, matchesHost } from "./match-host.ts";
-import { configRouteEntries, createRouteTable, type RouteRequest } from "./route-table.ts";
+import { configRouteEntries, createRouteTable, effectiveTimeout, type RouteRequest } from "./route-table.ts";
 
 function route(patch: Partial<RouteConfig> & { backend: string }): RouteConfig {
   return { hosts: undefined, services: undefined, methods: undefined, cors: undefined, defaultTimeoutMs: undefined, maxTimeoutMs: undefined, ...patch };
@@ -64,6 +64,43 @@ describe("createRouteTable(configRouteEntries())", () => {
     ]);
     expect(entry?.route.source).toBe("routes[0]");
     expect(entry?.route.cors?.allows("https://app.example.com")).toBe(true);
+  });
+
+  it("carries the route's default and maximum timeouts", () => {
+    const [plain, timed] = configRouteEntries([
+      route({ backend: "a" }),
+      route({ backend: "b", defaultTimeoutMs: 2_000, maxTimeoutMs: 30_000 }),
+    ]);
+    expect(plain?.route).toMatchObject({ defaultTimeoutMs: undefined, maxTimeoutMs: undefined });
+    expect(timed?.route).toMatchObject({ defaultTimeoutMs: 2_000, maxTimeoutMs: 30_000 });
+  });
+});
+
+describe("effectiveTimeout", () => {
+  const none = { defaultTimeoutMs: undefined, maxTimeoutMs: undefined };
+  const both = { defaultTimeoutMs: 2_000, maxTimeoutMs: 30_000 };
+
+  it("keeps the client's timeout on a route without limits, and none when it sent none", () => {
+    expect(effectiveTimeout(none, 5_000, true)).toBe(5_000);
+    expect(effectiveTimeout(none, undefined, true)).toBeUndefined();
+  });
+
+  it("caps the client's timeout at maxTimeout, unary or stream alike, and never raises it", () => {
+    expect(effectiveTimeout(both, 60_000, true)).toBe(30_000);
+    expect(effectiveTimeout(both, 60_000, false)).toBe(30_000);
+    expect(effectiveTimeout(both, 60_000, undefined)).toBe(30_000);
+    expect(effectiveTimeout(both, 500, true)).toBe(500);
+  });
+
+  it("gives a unary call without a client timeout the default (else the cap), never more than the cap", () => {
+    expect(effectiveTimeout(both, undefined, true)).toBe(2_000);
+    expect(effectiveTimeout({ defaultTimeoutMs: undefined, maxTimeoutMs: 30_000 }, undefined, true)).toBe(30_000);
+    expect(effectiveTimeout({ defaultTimeoutMs: 60_000, maxTimeoutMs: 30_000 }, undefined, true)).toBe(30_000);
+  });
+
+  it("gives streams, and calls of unknown kind, no timeout of their own", () => {
+    expect(effectiveTimeout(both, undefined, false)).toBeUndefined();
+    expect(effectiveTimeout(both, undefined, undefined)).toBeUndefined();
   });
 });
 

@@ -19,6 +19,10 @@ export interface Route {
   readonly cors: CorsPolicy | undefined;
   /** Where the route came from (`routes[0]`, `ingress shop/greet`), for logs. */
   readonly source: string;
+  /** Deadline of a unary call whose client sent none; `undefined`: none (see `effectiveTimeout`). */
+  readonly defaultTimeoutMs: number | undefined;
+  /** Longest deadline a call may have; a client's longer one is cut to it. `undefined`: no cap. */
+  readonly maxTimeoutMs: number | undefined;
 }
 
 /** One candidate of the table: a predicate and the route it selects. */
@@ -81,6 +85,8 @@ export function configRouteEntries(routes: readonly RouteConfig[]): RouteEntry[]
         backend: config.backend,
         cors: config.cors === undefined ? undefined : createCorsPolicy(config.cors),
         source: `routes[${index}]`,
+        defaultTimeoutMs: config.defaultTimeoutMs,
+        maxTimeoutMs: config.maxTimeoutMs,
       },
     };
   });
@@ -93,4 +99,28 @@ function serviceMatcher(services: readonly string[] | undefined): (service: stri
   const exact = new Set(services.filter((s) => !s.endsWith(".")));
   const prefixes = services.filter((s) => s.endsWith("."));
   return (service) => exact.has(service) || prefixes.some((prefix) => service.startsWith(prefix));
+}
+
+/**
+ * The timeout a call runs under on a route: the client's, cut to the route's
+ * `maxTimeoutMs`; when the client sent none, a unary call gets the route's
+ * `defaultTimeoutMs` (or, without one, `maxTimeoutMs`: a client asking for no
+ * deadline asks for more than the cap). Streams without a client timeout
+ * never get one here, so long-lived streams are not cut. `isUnary` is
+ * `undefined` when the call's kind is unknown: it is then treated as a stream.
+ */
+export function effectiveTimeout(
+  route: Pick<Route, "defaultTimeoutMs" | "maxTimeoutMs">,
+  clientTimeoutMs: number | undefined,
+  isUnary: boolean | undefined,
+): number | undefined {
+  const max = route.maxTimeoutMs;
+  if (clientTimeoutMs !== undefined) {
+    return max === undefined ? clientTimeoutMs : Math.min(clientTimeoutMs, max);
+  }
+  if (isUnary !== true) {
+    return undefined;
+  }
+  const fallback = route.defaultTimeoutMs ?? max;
+  return fallback === undefined || max === undefined ? fallback : Math.min(fallback, max);
 }

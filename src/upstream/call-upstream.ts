@@ -7,11 +7,11 @@ import {
   transformSplitEnvelope,
   type UniversalClientResponse,
 } from "@connectrpc/connect/protocol";
-import { codeFromHttpStatus, findTrailerError, parseContentType } from "@connectrpc/connect/protocol-grpc";
+import { codeFromHttpStatus, parseContentType } from "@connectrpc/connect/protocol-grpc";
 import type { Lease } from "../balance/balancer.ts";
 import type { Endpoint } from "../balance/endpoint.ts";
 import type { CallRequest } from "../call/call-request.ts";
-import type { CallResult } from "../call/call-result.ts";
+import type { CallEnd, CallResult } from "../call/call-result.ts";
 import { callResultFromEnd, callResultFromError } from "../call/call-result-from-error.ts";
 import { formatGrpcTimeout } from "../call/grpc-timeout.ts";
 import {
@@ -22,8 +22,10 @@ import {
   requireEncoding,
 } from "../call/message-encoding.ts";
 import { grpcProtocolHeaders, metadataFromHeaders } from "../call/metadata.ts";
+import { readTrailerStatus } from "./read-trailer-status.ts";
 import { connectFailureCode, describeConnectFailure } from "./describe-connect-failure.ts";
-import type { UpstreamClient } from "./upstream-client.ts";
+import type { Logger } from "../log/logger.ts";
+import { type UnprocessedReason, unprocessedReason, type UpstreamClient } from "./upstream-client.ts";
 
 /** What the upstream stage needs, injected once per gateway. */
 export interface UpstreamContext {
@@ -38,6 +40,19 @@ export interface UpstreamContext {
    * last answer), so compressed client messages can pass through untouched.
    */
   readonly acceptedByEndpoint: Map<string, readonly string[]>;
+  /** The gateway's log, for what the upstream stage reports (retries, a spent retry budget); `undefined`: nowhere. */
+  readonly log?: Logger;
+}
+
+/** One attempt of a call on one pod. */
+export interface UpstreamAttempt {
+  readonly result: CallResult;
+  /**
+   * Set when the attempt failed before any response headers and the pod
+   * provably never handed the call to its application (the upstream client
+   * said so): it may be sent to another pod.
+   */
+  readonly unprocessed: UnprocessedReason | undefined;
 }
 
 /** Response headers that describe the pod's hop, not the call. */
@@ -50,6 +65,11 @@ const upstreamOnlyHeaders: ReadonlySet<string> = new Set([...grpcProtocolHeaders
  * go up so the pod compresses only what the client can read. Whatever goes
  * wrong (connection refused, a non-gRPC answer, a stream cut short) becomes a
  * status here, so protocols only ever encode a CallResult.
+ *
+ * The lease hears how the attempt went: `connectFailed()` when it failed
+ * before any response headers (the client's own failures, our aborts and
+ * streams a GOAWAY turned away aside), else `report(code)` with the status
+ * the call ended with (`undefined` for OK) once the answer is over.
  */
 export async function callUpstream(
   context: UpstreamContext,
@@ -57,7 +77,7 @@ export async function callUpstream(
   call: CallRequest,
   signal: AbortSignal,
   deadlineAt: number | undefined,
-): Promise<CallResult> {
+): Promise<UpstreamAttempt> {
   const endpoint = lease.endpoint;
   const header = new Headers(call.metadata);
   header.set("content-type", "application/grpc");
@@ -97,17 +117,22 @@ export async function callUpstream(
     lease.release();
     const error = ConnectError.from(e);
     if (requestFailure !== undefined) {
-      return callResultFromError(requestFailure);
+      return { result: callResultFromError(requestFailure), unprocessed: undefined };
     }
     if (signal.aborted) {
-      return callResultFromError(error);
+      return { result: callResultFromError(error), unprocessed: undefined };
     }
-    lease.connectFailed();
-    return callResultFromError(
-      new ConnectError(describeConnectFailure(error), connectFailureCode(error)),
-    );
+    const unprocessed = unprocessedReason(e);
+    // A pod rotating or draining its connections (GOAWAY) is not failing.
+    if (unprocessed !== "goaway") {
+      lease.connectFailed();
+    }
+    return {
+      result: callResultFromError(new ConnectError(describeConnectFailure(error), connectFailureCode(error))),
+      unprocessed,
+    };
   }
-  return readUpstreamResponse(context, lease, endpoint, response, () => requestFailure);
+  return { result: await readUpstreamResponse(context, lease, endpoint, response, () => requestFailure), unprocessed: undefined };
 }
 
 async function readUpstreamResponse(
@@ -139,14 +164,33 @@ async function readUpstreamResponse(
   const trailersOnly = early === undefined && response.header.has("grpc-status");
   if (early !== undefined || trailersOnly) {
     await drain(response.body);
-    lease.release();
     // Trailers-only: the status and the trailing metadata are in the headers.
-    return trailersOnly
-      ? callResultFromEnd({ error: findTrailerError(response.header), trailer: metadata })
+    const result = trailersOnly
+      ? callResultFromEnd({ error: readTrailerStatus(response.header), trailer: metadata })
       : callResultFromError(early, metadata);
+    lease.report(result.immediateError?.code);
+    lease.release();
+    return result;
   }
   let failure: ConnectError | undefined;
   let done = false;
+  let final: CallEnd | undefined;
+  function end(): CallEnd {
+    if (final !== undefined) {
+      return final;
+    }
+    if (failure !== undefined) {
+      return { error: requestFailure() ?? failure, trailer: new Headers() };
+    }
+    const trailer = metadataFromHeaders(response.trailer, grpcProtocolHeaders);
+    if (!done || !response.trailer.has("grpc-status")) {
+      return {
+        error: new ConnectError("protocol error: upstream ended the call without a grpc-status", Code.Unknown),
+        trailer,
+      };
+    }
+    return { error: readTrailerStatus(response.trailer), trailer };
+  }
   async function* messages(): AsyncIterable<EnvelopedMessage> {
     try {
       yield* pipe(response.body, transformSplitEnvelope(context.readMaxBytes));
@@ -154,6 +198,16 @@ async function readUpstreamResponse(
     } catch (e) {
       failure = ConnectError.from(e);
     } finally {
+      // A failure of the client's own messages does not count against the pod;
+      // a reader that stopped early (the client left) cancelled the call.
+      if (requestFailure() === undefined) {
+        if (done || failure !== undefined) {
+          final = end();
+          lease.report(final.error?.code);
+        } else {
+          lease.report(Code.Canceled);
+        }
+      }
       lease.release();
     }
   }
@@ -161,19 +215,7 @@ async function readUpstreamResponse(
     header: metadata,
     encoding,
     messages: messages(),
-    end() {
-      if (failure !== undefined) {
-        return { error: requestFailure() ?? failure, trailer: new Headers() };
-      }
-      const trailer = metadataFromHeaders(response.trailer, grpcProtocolHeaders);
-      if (!done || !response.trailer.has("grpc-status")) {
-        return {
-          error: new ConnectError("protocol error: upstream ended the call without a grpc-status", Code.Unknown),
-          trailer,
-        };
-      }
-      return { error: findTrailerError(response.trailer), trailer };
-    },
+    end,
     immediateError: undefined,
   };
 }
@@ -181,19 +223,27 @@ async function readUpstreamResponse(
 /**
  * Puts each message back into the 5-byte envelope; only the compressed flag
  * travels upstream. A failure reading the client's messages is reported
- * before it is rethrown (which resets the upstream stream).
+ * before it is rethrown (which resets the upstream stream). A failure the
+ * HTTP client throws in (a write to a stream the pod reset or refused) is
+ * not the client's and is not reported: the stream's own ending tells.
  */
 async function* frameMessages(
   messages: AsyncIterable<EnvelopedMessage>,
   onFailure: (e: unknown) => void,
 ): AsyncIterable<Uint8Array> {
-  try {
-    for await (const message of messages) {
-      yield encodeEnvelope(message.flags & compressedFlag, message.data);
+  const source = messages[Symbol.asyncIterator]();
+  for (;;) {
+    let next: IteratorResult<EnvelopedMessage>;
+    try {
+      next = await source.next();
+    } catch (e) {
+      onFailure(e);
+      throw e;
     }
-  } catch (e) {
-    onFailure(e);
-    throw e;
+    if (next.done === true) {
+      return;
+    }
+    yield encodeEnvelope(next.value.flags & compressedFlag, next.value.data);
   }
 }
 

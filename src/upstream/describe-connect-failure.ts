@@ -10,6 +10,9 @@ const knownCauses: readonly [RegExp, string][] = [
   [/EHOSTUNREACH|ENETUNREACH/, "endpoint unreachable"],
   [/GOAWAY/i, "connection closed by the endpoint (GOAWAY)"],
   [/REFUSED_STREAM/, "stream refused"],
+  [/reset the stream/, "stream reset by the endpoint"],
+  [/cancelled the stream/, "stream cancelled by the endpoint"],
+  [/connection to upstream lost/, "connection lost"],
   [tlsFailure, "TLS handshake failed (the pod's certificate is not trusted or not for the expected name)"],
 ];
 

@@ -248,7 +248,7 @@ describe("unreachable endpoints", () => {
     }
   });
 
-  it.each(["grpc", "connect-h1"] as const)("one refusing endpoint among three over %s: one failure, then served", async (name) => {
+  it.each(["grpc", "connect-h1"] as const)("one refusing endpoint among three over %s: no failure, every pod served", async (name) => {
     const port = await closedPort();
     const harness = await startHarness({ extraEndpoints: [`127.0.0.1:${port}`] });
     try {
@@ -261,14 +261,9 @@ describe("unreachable endpoints", () => {
           outcomes.push(ConnectError.from(e));
         }
       }
-      const failures = outcomes.flatMap((o, i) => (o instanceof ConnectError ? [{ error: o, i }] : []));
-      expect(failures.length).toBeLessThanOrEqual(1);
-      expect(failures).toHaveLength(1); // round robin reaches the fourth endpoint on the fourth call
-      const [failure] = failures;
-      expect(failure?.error.code).toBe(Code.Unavailable);
-      expect(failure?.error.message).not.toContain("127.0.0.1");
-      expect(typeof outcomes[(failure?.i ?? 0) + 1]).toBe("string");
-      expect(new Set(outcomes.filter((o) => typeof o === "string"))).toEqual(new Set(["pod-a", "pod-b", "pod-c"]));
+      // The call round robin sends to the closed port never reached a pod: it is sent to another (retries.test.ts).
+      expect(outcomes.filter((o) => o instanceof ConnectError)).toEqual([]);
+      expect(new Set(outcomes)).toEqual(new Set(["pod-a", "pod-b", "pod-c"]));
     } finally {
       await harness.close();
     }

@@ -117,10 +117,11 @@ describe("a pod that answers badly", () => {
     expect(messages).toEqual([]);
   });
 
-  it("a refused stream is Unavailable", async () => {
+  it("a refused stream is Unavailable when no other endpoint can take it", async () => {
     const client = createClient(ProbeService, createTransport("grpc", harness.baseUrl));
     const error = await callError(client.probe({}, { headers: { "x-fault": "refuse" } }));
     expect(error.code).toBe(Code.Unavailable);
+    expect(error.rawMessage).toBe("upstream unavailable: stream refused");
   });
 
   it("after a GOAWAY the next calls go over a new connection and succeed", async () => {
@@ -130,5 +131,32 @@ describe("a pod that answers badly", () => {
       await client.probeStream({}, { headers: { "x-fault": "goaway" } })[Symbol.asyncIterator]().next();
     }
     expect(pod.streams() - before).toBe(3);
+  });
+});
+
+describe("a pod that refuses streams among pods that answer", () => {
+  let pod: Awaited<ReturnType<typeof faultyPod>>;
+  let harness: Harness;
+  beforeAll(async () => {
+    pod = await faultyPod();
+    harness = await startHarness({ pods: 2, extraEndpoints: [`127.0.0.1:${pod.port}`] });
+  });
+  afterAll(async () => {
+    await harness.close();
+    await pod.close();
+  });
+
+  it("a refused stream is sent to another pod over every transport: no call fails", async () => {
+    const before = pod.streams();
+    for (const name of allTransports) {
+      const client = createClient(ProbeService, createTransport(name, harness.baseUrl));
+      const answered = new Set<string>();
+      for (let i = 0; i < 6; i++) {
+        answered.add((await client.probe({}, { headers: { "x-fault": "refuse" } })).pod);
+      }
+      expect(answered).toEqual(new Set(["pod-a", "pod-b"]));
+    }
+    // The refusing pod was tried (then cooled down for a second after each refusal).
+    expect(pod.streams() - before).toBeGreaterThanOrEqual(1);
   });
 });

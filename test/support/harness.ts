@@ -12,6 +12,7 @@ import { validateConfig } from "../../src/config/validate-config.ts";
 import { greetRoutes } from "../../src/demo/greet-service.ts";
 import { file_greet_v1_greet } from "../../src/gen/greet/v1/greet_pb.ts";
 import { file_probe_v1_probe } from "../../src/gen/probe/v1/probe_pb.ts";
+import { createPodHealth, healthRoutes, type PodHealth, type PodHealthStatus } from "../../src/health/health-routes.ts";
 import { reflectionRoutes } from "../../src/reflection/reflection-routes.ts";
 import { createGateway, type Gateway } from "../../src/gateway/create-gateway.ts";
 import { createLogger } from "../../src/log/logger.ts";
@@ -53,18 +54,41 @@ export interface PodRoutesOptions {
   readonly reflection?: boolean;
 }
 
-/** Every demo and probe route on one pod, like a real multi-service deployment, with server reflection unless turned off. */
+/**
+ * Every demo and probe route on one pod, like a real multi-service
+ * deployment, with server reflection unless turned off, and grpc.health.v1
+ * (SERVING until {@link setPodHealth} says otherwise).
+ */
 export function podRoutes(
   name: string,
   probes: ProbeLog,
   options: PodRoutesOptions = {},
 ): (router: ConnectRouter) => void {
   const reflection = options.reflection === false ? undefined : reflectionRoutes(podFiles);
+  const health = createPodHealth();
+  podHealth.set(name, health);
   return (router) => {
     greetRoutes(name)(router);
     probeRoutes(name, probes)(router);
+    healthRoutes(health)(router);
     reflection?.(router);
   };
+}
+
+/** The health of the pods by name (the last pod started with a name wins). */
+const podHealth = new Map<string, PodHealth>();
+
+/**
+ * Sets what a pod's grpc.health.v1.Health answers for the server as a whole:
+ * a status (`HealthCheckResponse_ServingStatus.NOT_SERVING`), or `hang` to
+ * leave Check unanswered until the caller gives up.
+ */
+export function setPodHealth(name: string, status: PodHealthStatus): void {
+  const health = podHealth.get(name);
+  if (health === undefined) {
+    throw new Error(`no pod named ${name} has been started`);
+  }
+  health.set(status);
 }
 
 /** The files the test pods serve, for reflection and for schemas made in tests. */

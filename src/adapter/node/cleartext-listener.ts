@@ -2,7 +2,10 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import type { HostPort } from "../../config/gateway-config.ts";
-import { closeGracefully, listenOn } from "./listen-on.ts";
+import type { Logger } from "../../log/logger.ts";
+import type { ListenerLimits } from "../../runtime.ts";
+import { createClientConnections, http1Options, http2Settings, limitConnections, limitHeaderList } from "./client-connections.ts";
+import { listenOn } from "./listen-on.ts";
 
 /** A request handler that both Node's HTTP/1.1 and HTTP/2 compatibility servers can call. */
 export type NodeRequestHandler = (
@@ -14,9 +17,22 @@ export type NodeRequestHandler = (
 export interface NodeListener {
   /** The address actually bound (port 0 resolved). */
   readonly address: HostPort;
-  /** Stops accepting, closes every connection (HTTP/2 sessions get GOAWAY) and waits for them. */
-  close(): Promise<void>;
+  /**
+   * Stops accepting, sends GOAWAY to HTTP/2 sessions and closes HTTP/1.1
+   * connections once idle, waits up to `gracePeriodMs` (default 2 s) for
+   * requests in flight, then destroys what is left.
+   */
+  close(gracePeriodMs?: number): Promise<void>;
 }
+
+/** What a listener needs besides its address and handler. */
+export interface NodeListenOptions {
+  readonly limits: ListenerLimits;
+  readonly log: Logger;
+}
+
+/** Grace period of a `close()` that names none. */
+export const DEFAULT_CLOSE_GRACE_MS = 2_000;
 
 /** The connection preface of HTTP/2 with prior knowledge (RFC 9113 §3.4) starts with these bytes. */
 const preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
@@ -28,59 +44,66 @@ const preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
  * the HTTP/2 server, anything else to the HTTP/1.1 server (browsers and
  * connect-web speak HTTP/1.1 over cleartext; gRPC clients and `buf curl
  * --http2-prior-knowledge` speak h2c).
+ *
+ * Limits: connections over `maxConnections` are closed on accept; a
+ * connection must show its protocol within `headersTimeoutMs`, and then
+ * its request headers (HTTP/1.1: 408) or its first stream (HTTP/2) within as
+ * long again; header lists are capped (431, or the stream reset); HTTP/2
+ * sessions advertise `maxConcurrentStreams`; idle connections are closed.
  */
-export async function listenCleartext(address: HostPort, handler: NodeRequestHandler): Promise<NodeListener> {
-  const h1 = http.createServer(handler);
-  const h2 = http2.createServer({}, handler);
-  const sockets = new Set<net.Socket>();
-  // Node tracks HTTP/1.1 connections only for servers that listen themselves,
-  // so which ones are busy is tracked here, for a close that spares them.
-  const busy = new Map<net.Socket, number>();
-  const h1Sockets = new Set<net.Socket>();
-  let closing = false;
-  h1.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const socket = req.socket;
-    busy.set(socket, (busy.get(socket) ?? 0) + 1);
-    res.once("close", () => {
-      const left = (busy.get(socket) ?? 1) - 1;
-      if (left > 0) {
-        busy.set(socket, left);
-        return;
-      }
-      busy.delete(socket);
-      if (closing) {
-        socket.end();
-      }
-    });
-  });
-  const sessions = new Set<http2.ServerHttp2Session>();
-  h2.on("session", (session) => {
-    sessions.add(session);
-    session.once("close", () => sessions.delete(session));
-  });
+export async function listenCleartext(
+  address: HostPort,
+  handler: NodeRequestHandler,
+  options: NodeListenOptions,
+): Promise<NodeListener> {
+  const { limits } = options;
+  const connections = createClientConnections(limits);
+  const h1 = http.createServer(http1Options(limits));
+  h1.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => connections.request(req, res));
+  h1.on("request", handler);
+  // Node watches HTTP/1.1 request times (headersTimeout) only for servers
+  // that listen themselves; this one is handed its connections, so the watch
+  // is started the way listening would start it.
+  h1.emit("listening");
+  const h2 = http2.createServer({ settings: http2Settings(limits) }, limitHeaderList(handler, limits));
+  h2.on("session", (session: http2.ServerHttp2Session) => connections.session(session));
+  /** Connections whose protocol is not known yet. */
+  const undecided = new Set<net.Socket>();
   const server = net.createServer((socket) => {
-    sockets.add(socket);
+    connections.accepted(socket);
     socket.setNoDelay(true);
-    socket.once("close", () => sockets.delete(socket));
     socket.on("error", () => socket.destroy());
+    if (connections.closing) {
+      socket.destroy();
+      return;
+    }
+    undecided.add(socket);
+    const silent = setTimeout(() => socket.destroy(), limits.headersTimeoutMs);
+    silent.unref();
+    socket.once("close", () => {
+      clearTimeout(silent);
+      undecided.delete(socket);
+    });
     sniff(socket, (isHttp2) => {
+      clearTimeout(silent);
+      undecided.delete(socket);
       if (!isHttp2) {
-        h1Sockets.add(socket);
-        socket.once("close", () => h1Sockets.delete(socket));
+        connections.http1(socket);
       }
       (isHttp2 ? h2 : h1).emit("connection", socket);
     });
   });
-  const bound = await listenOn(server, address);
+  let bound: HostPort = address;
+  limitConnections(server, () => bound, limits, options.log);
+  bound = await listenOn(server, address);
   return {
     address: bound,
-    async close() {
-      closing = true;
-      await closeGracefully(server, sessions, sockets, () => {
-        for (const socket of h1Sockets) {
-          if (!busy.has(socket)) {
-            socket.end();
-          }
+    async close(gracePeriodMs = DEFAULT_CLOSE_GRACE_MS) {
+      await connections.close(server, gracePeriodMs, () => {
+        // Stops h1's request-time watch (and closes its idle connections).
+        h1.close();
+        for (const socket of undecided) {
+          socket.destroy();
         }
       });
     },

@@ -54,7 +54,7 @@ export async function runCli(argv: readonly string[], output: CliOutput): Promis
         const gateway = await createGateway(config, nodeRuntime, log);
         announce(gateway, config, log);
         await untilSignal(log);
-        await gateway.close();
+        await gateway.shutdown(config.shutdown.gracePeriodMs);
         return 0;
       }
       case "check": {
@@ -135,12 +135,23 @@ export function announce(gateway: Gateway, config: GatewayConfig, log: Logger): 
   });
 }
 
+/**
+ * Resolves on the first SIGTERM or SIGINT, for a graceful stop. A second one
+ * (an impatient Ctrl-C, a supervisor that will not wait) exits at once with
+ * 128 + its number, as a shell reports a process killed by it.
+ */
 function untilSignal(log: Logger): Promise<void> {
   return new Promise((resolve) => {
-    const stop = (signal: string) => {
+    const stop = (signal: NodeJS.Signals) => {
       log.info("stopping", { signal });
       process.off("SIGINT", stop);
       process.off("SIGTERM", stop);
+      const now = (again: NodeJS.Signals) => {
+        log.warn("stopping now, without waiting for calls in flight", { signal: again });
+        process.exit(again === "SIGINT" ? 130 : 143);
+      };
+      process.once("SIGINT", now);
+      process.once("SIGTERM", now);
       resolve();
     };
     process.on("SIGINT", stop);

@@ -1,5 +1,6 @@
 import * as http2 from "node:http2";
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { UnprocessedReason } from "../../upstream/upstream-client.ts";
 
 const { constants } = http2;
 
@@ -25,4 +26,36 @@ export function h2ResetError(rstCode: number | undefined): ConnectError | undefi
     default:
       return new ConnectError(`upstream reset the stream (HTTP/2 error code 0x${rstCode.toString(16)})`, Code.Internal);
   }
+}
+
+/** What is known of a request whose stream ended before any response headers arrived. */
+export interface StreamFate {
+  /** A stream was created; `false` when the connection failed (refused, reset, TLS) before one could be. */
+  readonly created: boolean;
+  /** Its HTTP/2 stream id; `undefined` when none was assigned (the session was closing: HEADERS never went out). */
+  readonly id: number | undefined;
+  /** The RST_STREAM code it closed with. */
+  readonly rstCode: number | undefined;
+  /** The lowest last-stream-id of the GOAWAY frames its connection received; `undefined` when none came. */
+  readonly goawayLastStreamId: number | undefined;
+}
+
+/**
+ * Why the pod provably never handed the request to its application
+ * (RFC 9113 §8.7, gRPC's transparent retries), or `undefined` when it may
+ * have: no stream was created (`connect-failed`); the stream never got an id
+ * (created on a session that had received GOAWAY) or its id is above the
+ * last-stream-id of a GOAWAY (`goaway`: nghttp2 closes those streams with
+ * REFUSED_STREAM after a graceful GOAWAY, Node with INTERNAL_ERROR after an
+ * error GOAWAY); the pod refused it (`refused`: REFUSED_STREAM). Any other
+ * ending of a stream that went out may have reached the application.
+ */
+export function whyNeverProcessed(fate: StreamFate): UnprocessedReason | undefined {
+  if (!fate.created) {
+    return "connect-failed";
+  }
+  if (fate.id === undefined || (fate.goawayLastStreamId !== undefined && fate.id > fate.goawayLastStreamId)) {
+    return "goaway";
+  }
+  return fate.rstCode === constants.NGHTTP2_REFUSED_STREAM ? "refused" : undefined;
 }

@@ -30,12 +30,21 @@ interface Session {
  * reconnects are Http2SessionManager's job); when the peer's
  * SETTINGS_MAX_CONCURRENT_STREAMS is reached, another session is opened
  * rather than queueing streams behind the limit.
+ *
+ * GOAWAY: the manager keeps a connection that received a graceful GOAWAY
+ * until its streams end and opens a new connection for the next request at
+ * once (one that received an error GOAWAY is destroyed by Node, and the next
+ * request reconnects). The pool remembers each connection's GOAWAY
+ * last-stream-id, so the streams above it can be told apart as never
+ * processed by the pod (`goawayLastStreamId`).
  */
 export class EndpointSessions {
   readonly authority: string;
   private readonly options: SessionPoolOptions;
   private readonly sessions: Session[] = [];
   private readonly owner = new WeakMap<http2.ClientHttp2Stream, Session>();
+  /** The lowest last-stream-id of the GOAWAY frames each connection received. */
+  private readonly goaways = new WeakMap<http2.Http2Session, number>();
   private retired = false;
   /** The peer's last known limit: a new session to the same pod starts from it. */
   private knownLimit: number;
@@ -71,7 +80,7 @@ export class EndpointSessions {
       this.streamEnded(session);
       throw e;
     }
-    this.learnLimit(session, stream.session as http2.ClientHttp2Session | undefined);
+    this.watch(session, stream.session as http2.ClientHttp2Session | undefined);
     this.owner.set(stream, session);
     stream.once("close", () => this.streamEnded(session));
     return stream;
@@ -79,6 +88,14 @@ export class EndpointSessions {
 
   notifyResponseByteRead(stream: http2.ClientHttp2Stream): void {
     this.owner.get(stream)?.manager.notifyResponseByteRead(stream);
+  }
+
+  /**
+   * The lowest last-stream-id of the GOAWAY frames a connection of this pool
+   * received (streams above it were never processed), or `undefined`.
+   */
+  goawayLastStreamId(connection: http2.Http2Session | undefined): number | undefined {
+    return connection === undefined ? undefined : this.goaways.get(connection);
   }
 
   /** Closes the sessions once their last stream has ended; no new streams are expected. */
@@ -99,14 +116,18 @@ export class EndpointSessions {
   }
 
   /**
-   * Follows the peer's SETTINGS_MAX_CONCURRENT_STREAMS: read once the
-   * session exists, and again whenever the peer sends new SETTINGS.
+   * Follows the peer's SETTINGS_MAX_CONCURRENT_STREAMS (read once the
+   * session exists, and again whenever the peer sends new SETTINGS), and
+   * records the last-stream-id of its GOAWAY frames.
    */
-  private learnLimit(session: Session, h2: http2.ClientHttp2Session | undefined): void {
+  private watch(session: Session, h2: http2.ClientHttp2Session | undefined): void {
     if (h2 === undefined || session.watched.has(h2)) {
       return;
     }
     session.watched.add(h2);
+    h2.on("goaway", (_code: number, lastStreamId: number) => {
+      this.goaways.set(h2, Math.min(lastStreamId, this.goaways.get(h2) ?? lastStreamId));
+    });
     const apply = (settings: http2.Settings) => {
       const limit = settings.maxConcurrentStreams;
       if (limit !== undefined && limit > 0) {

@@ -17,26 +17,3 @@ export async function listenOn(server: net.Server, address: HostPort): Promise<H
   const bound = server.address() as net.AddressInfo;
   return { host: bound.address, port: bound.port };
 }
-
-/**
- * Closes a listening server the way every gateway listener does: stop
- * accepting, GOAWAY to HTTP/2 sessions (and `beforeWait` for the rest), wait
- * up to two seconds for connections to finish, then destroy what is left.
- */
-export async function closeGracefully(
-  server: net.Server,
-  sessions: Iterable<{ close(): void }>,
-  sockets: Iterable<net.Socket>,
-  beforeWait: () => void = () => {},
-): Promise<void> {
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  for (const session of sessions) {
-    session.close();
-  }
-  beforeWait();
-  await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
-  for (const socket of sockets) {
-    socket.destroy();
-  }
-  await closed;
-}

@@ -27,9 +27,11 @@ export const nodeRuntime: Runtime = {
   resolveHost,
   env: (name) => process.env[name],
   createUpstreamClient: (tls) => createNodeUpstreamClient(tls === undefined ? defaultSessionPoolOptions : withTls(tls)),
-  listen: (address, handler, onError, certificates) => {
-    const nodeHandler = createNodeRequestHandler(handler, onError);
-    return certificates === undefined ? listenCleartext(address, nodeHandler) : listenTls(address, nodeHandler, certificates);
+  listen: (address, handler, options) => {
+    const nodeHandler = createNodeRequestHandler(handler, options.onError);
+    return options.certificates === undefined
+      ? listenCleartext(address, nodeHandler, options)
+      : listenTls(address, nodeHandler, options.certificates, options);
   },
   serveAdmin: serveFetch,
   readText: (path) =>

@@ -2,8 +2,8 @@ import type * as http2 from "node:http2";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { UniversalClientResponse } from "@connectrpc/connect/protocol";
 import { createNodeHttpClient } from "@connectrpc/connect-node";
-import type { UpstreamClient } from "../../upstream/upstream-client.ts";
-import { h2ResetError } from "./h2-reset-error.ts";
+import { markUnprocessed, type UpstreamClient } from "../../upstream/upstream-client.ts";
+import { h2ResetError, type StreamFate, whyNeverProcessed } from "./h2-reset-error.ts";
 import { defaultSessionPoolOptions, EndpointSessions, type SessionPoolOptions } from "./http2-session-pool.ts";
 
 /**
@@ -15,7 +15,9 @@ import { defaultSessionPoolOptions, EndpointSessions, type SessionPoolOptions } 
  *
  * The provider hands each request a small view of the pool that remembers
  * the stream, so a reset the client library reports late or as a generic
- * stream error still becomes the status gRPC assigns to its RST_STREAM code.
+ * stream error still becomes the status gRPC assigns to its RST_STREAM code,
+ * and a request that failed before any response headers is marked
+ * unprocessed when the pod provably never saw it (`whyNeverProcessed`).
  */
 export function createNodeUpstreamClient(options: SessionPoolOptions = defaultSessionPoolOptions): UpstreamClient & {
   sessions(origin: string): EndpointSessions | undefined;
@@ -49,7 +51,12 @@ export function createNodeUpstreamClient(options: SessionPoolOptions = defaultSe
         const response = await pending;
         return { ...response, body: checkReset(response, stream, ours) };
       } catch (e) {
-        throw (ours() ? undefined : await resetOf(stream)) ?? e;
+        if (ours()) {
+          throw e;
+        }
+        const error = ConnectError.from((await resetOf(stream)) ?? e);
+        const unprocessed = stream === undefined ? undefined : whyNeverProcessed(stream.fate());
+        throw unprocessed === undefined ? error : markUnprocessed(error, unprocessed);
       }
     },
     sessions: (origin) => pools.get(origin),
@@ -100,6 +107,16 @@ class StreamView {
 
   notifyResponseByteRead(stream: http2.ClientHttp2Stream): void {
     this.sessions.notifyResponseByteRead(stream);
+  }
+
+  /** What became of the request's stream, once it has ended without response headers. */
+  fate(): StreamFate {
+    return {
+      created: this.stream !== undefined,
+      id: this.stream?.id,
+      rstCode: this.stream?.rstCode,
+      goawayLastStreamId: this.sessions.goawayLastStreamId(this.connection),
+    };
   }
 }
 

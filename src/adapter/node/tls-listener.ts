@@ -1,10 +1,12 @@
+import type * as http from "node:http";
 import * as http2 from "node:http2";
 import type * as net from "node:net";
 import * as tls from "node:tls";
 import type { HostPort } from "../../config/gateway-config.ts";
 import type { CertificateSelector, StoredCertificate } from "../../tls/certificate-store.ts";
-import type { NodeListener, NodeRequestHandler } from "./cleartext-listener.ts";
-import { closeGracefully, listenOn } from "./listen-on.ts";
+import { createClientConnections, http1Options, http2Settings, limitConnections, limitHeaderList } from "./client-connections.ts";
+import { DEFAULT_CLOSE_GRACE_MS, type NodeListener, type NodeListenOptions, type NodeRequestHandler } from "./cleartext-listener.ts";
+import { listenOn } from "./listen-on.ts";
 
 /** TLS 1.2 is the floor: HTTP/2 requires it (RFC 9113 §9.2), and 1.0/1.1 are deprecated (RFC 8996). */
 const MIN_VERSION = "TLSv1.2";
@@ -19,12 +21,18 @@ const MIN_VERSION = "TLSv1.2";
  * handshake while open connections keep the one they negotiated. Contexts
  * are cached per entry. Clients that send no SNI get the default context,
  * which follows the store's first certificate.
+ *
+ * Limits as on the cleartext listener; the TLS handshake itself must end
+ * within `headersTimeoutMs` too.
  */
 export async function listenTls(
   address: HostPort,
   handler: NodeRequestHandler,
   certificates: CertificateSelector,
+  options: NodeListenOptions,
 ): Promise<NodeListener> {
+  const { limits } = options;
+  const connections = createClientConnections(limits);
   const contexts = new WeakMap<StoredCertificate, tls.SecureContext>();
   const contextFor = (certificate: StoredCertificate): tls.SecureContext => {
     let context = contexts.get(certificate);
@@ -34,26 +42,34 @@ export async function listenTls(
     }
     return context;
   };
-  const server = http2.createSecureServer(
-    {
-      allowHTTP1: true,
-      ALPNProtocols: ["h2", "http/1.1"],
-      minVersion: MIN_VERSION,
-      SNICallback: (servername, callback) => {
-        const certificate = certificates.select(servername);
-        if (certificate === undefined) {
-          callback(new Error("no certificate to serve"), undefined);
-          return;
-        }
-        try {
-          callback(null, contextFor(certificate));
-        } catch (error) {
-          callback(error as Error, undefined);
-        }
-      },
+  const serverOptions: http2.SecureServerOptions & http.ServerOptions = {
+    allowHTTP1: true,
+    ALPNProtocols: ["h2", "http/1.1"],
+    minVersion: MIN_VERSION,
+    handshakeTimeout: limits.headersTimeoutMs,
+    settings: http2Settings(limits),
+    // The HTTP/1.1 fallback takes the HTTP/1.1 server's options.
+    ...http1Options(limits),
+    SNICallback: (servername, callback) => {
+      const certificate = certificates.select(servername);
+      if (certificate === undefined) {
+        callback(new Error("no certificate to serve"), undefined);
+        return;
+      }
+      try {
+        callback(null, contextFor(certificate));
+      } catch (error) {
+        callback(error as Error, undefined);
+      }
     },
-    handler,
-  );
+  };
+  const server = http2.createSecureServer(serverOptions);
+  server.on("request", (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
+    if (!("stream" in res)) {
+      connections.request(req as http.IncomingMessage, res);
+    }
+  });
+  server.on("request", limitHeaderList(handler, limits));
   const useDefault = () => {
     const first = certificates.select(undefined);
     if (first !== undefined) {
@@ -63,25 +79,30 @@ export async function listenTls(
   useDefault();
   const unsubscribe = certificates.subscribe(useDefault);
 
-  const sockets = new Set<tls.TLSSocket>();
-  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on("connection", (socket: net.Socket) => {
+    connections.accepted(socket);
+    if (connections.closing) {
+      socket.destroy();
+    }
+  });
   server.on("secureConnection", (socket: tls.TLSSocket) => {
-    sockets.add(socket);
+    connections.accepted(socket);
     socket.setNoDelay(true);
-    socket.once("close", () => sockets.delete(socket));
+    if (socket.alpnProtocol !== "h2") {
+      connections.http1(socket);
+    }
   });
-  server.on("session", (session) => {
-    sessions.add(session);
-    session.once("close", () => sessions.delete(session));
-  });
-  // A failed handshake (no shared cipher, an old protocol version, a client that hangs up) is the client's problem.
+  server.on("session", (session: http2.ServerHttp2Session) => connections.session(session));
+  // A failed handshake (no shared cipher, an old protocol version, a client that hangs up, or one too slow) is the client's problem.
   server.on("tlsClientError", (_error: Error, socket: net.Socket) => socket.destroy());
-  const bound = await listenOn(server, address);
+  let bound: HostPort = address;
+  limitConnections(server, () => bound, limits, options.log);
+  bound = await listenOn(server, address);
   return {
     address: bound,
-    async close() {
+    async close(gracePeriodMs = DEFAULT_CLOSE_GRACE_MS) {
       unsubscribe();
-      await closeGracefully(server, sessions, sockets);
+      await connections.close(server, gracePeriodMs);
     },
   };
 }

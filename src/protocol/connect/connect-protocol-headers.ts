@@ -1,4 +1,10 @@
-/** Headers of the Connect protocol itself; never forwarded as metadata. */
+import { grpcProtocolHeaders } from "../../call/metadata.ts";
+
+/**
+ * Headers of the Connect protocol itself, and of gRPC, which the gateway
+ * writes anew for the pod: never forwarded as metadata (a Connect client
+ * must not set the pod's `grpc-timeout`, `grpc-encoding` or a status).
+ */
 export const connectProtocolHeaders: ReadonlySet<string> = new Set([
   "content-type",
   "content-encoding",
@@ -7,6 +13,7 @@ export const connectProtocolHeaders: ReadonlySet<string> = new Set([
   "connect-timeout-ms",
   "connect-content-encoding",
   "connect-accept-encoding",
+  ...grpcProtocolHeaders,
 ]);
 
 /** Connect unary carries response trailers as headers with this prefix. */

@@ -3,12 +3,12 @@ import {
   type EnvelopedMessage,
   encodeEnvelope,
   pipe,
-  transformSplitEnvelope,
 } from "@connectrpc/connect/protocol";
 import { endStreamFlag, endStreamToJson } from "@connectrpc/connect/protocol-connect";
 import type { CallRequest } from "../../call/call-request.ts";
 import { guardResult } from "../../call/guard-result.ts";
 import { adaptEncoding, identity } from "../../call/message-encoding.ts";
+import { splitEnvelopes } from "../../call/split-envelopes.ts";
 import type { InboundExchange, ProtocolContext } from "../inbound-exchange.ts";
 
 /**
@@ -24,7 +24,7 @@ export function openConnectStream(
 ): InboundExchange {
   const request: CallRequest = {
     ...common,
-    messages: pipe(body, transformSplitEnvelope(context.readMaxBytes), rejectEndStream),
+    messages: pipe(body, splitEnvelopes(context.readMaxBytes), rejectEndStream),
   };
   return {
     request,

@@ -1,5 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { parseContentType, parseTimeout } from "@connectrpc/connect/protocol-connect";
+import { capTimeout } from "../../call/grpc-timeout.ts";
 import { identity, parseEncodingList, requireEncoding } from "../../call/message-encoding.ts";
 import { metadataFromHeaders } from "../../call/metadata.ts";
 import type { OpenExchange } from "../inbound-exchange.ts";
@@ -44,7 +45,7 @@ export const openConnectExchange: OpenExchange = (req, rpc, context) => {
     ...rpc,
     authority: new URL(req.url).host,
     metadata: metadataFromHeaders(req.header, connectProtocolHeaders),
-    timeoutMs: timeout.error === undefined ? timeout.timeoutMs : undefined,
+    timeoutMs: timeout.error === undefined ? capTimeout(timeout.timeoutMs) : undefined,
     encoding,
     acceptEncoding: accept,
     signal: req.signal,

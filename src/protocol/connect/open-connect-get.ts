@@ -2,6 +2,7 @@ import { base64Decode } from "@bufbuild/protobuf/wire";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { compressedFlag, type EnvelopedMessage } from "@connectrpc/connect/protocol";
 import { parseTimeout } from "@connectrpc/connect/protocol-connect";
+import { capTimeout } from "../../call/grpc-timeout.ts";
 import { identity, parseEncodingList, requireEncoding } from "../../call/message-encoding.ts";
 import { metadataFromHeaders } from "../../call/metadata.ts";
 import type { OpenExchange } from "../inbound-exchange.ts";
@@ -64,7 +65,7 @@ export const openConnectGet: OpenExchange = (req, rpc, context) => {
     ...rpc,
     authority: new URL(req.url).host,
     metadata: metadataFromHeaders(req.header, connectProtocolHeaders),
-    timeoutMs: timeout.error === undefined ? timeout.timeoutMs : undefined,
+    timeoutMs: timeout.error === undefined ? capTimeout(timeout.timeoutMs) : undefined,
     encoding,
     acceptEncoding: parseEncodingList(req.header.get("accept-encoding")),
     signal: req.signal,

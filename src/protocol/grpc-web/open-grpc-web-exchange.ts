@@ -1,7 +1,6 @@
 import { base64Encode } from "@bufbuild/protobuf/wire";
-import { encodeEnvelope, pipe, transformSplitEnvelope } from "@connectrpc/connect/protocol";
+import { encodeEnvelope } from "@connectrpc/connect/protocol";
 import {
-  parseContentType,
   setTrailerStatus,
   trailerFlag,
   trailerSerialize,
@@ -11,6 +10,7 @@ import type { CallResult } from "../../call/call-result.ts";
 import { guardResult } from "../../call/guard-result.ts";
 import { adaptEncoding, identity } from "../../call/message-encoding.ts";
 import { grpcProtocolHeaders, metadataFromHeaders } from "../../call/metadata.ts";
+import { splitEnvelopes } from "../../call/split-envelopes.ts";
 import { readGrpcRequestHeader } from "../grpc/read-grpc-request-header.ts";
 import type { OpenExchange, ProtocolContext } from "../inbound-exchange.ts";
 import { decodeBase64Stream } from "./decode-base64-stream.ts";
@@ -25,7 +25,8 @@ const grpcWebProtocolHeaders: ReadonlySet<string> = new Set([...grpcProtocolHead
  */
 export const openGrpcWebExchange: OpenExchange = (req, rpc, context) => {
   const contentType = req.header.get("content-type") ?? "";
-  const text = parseContentType(contentType)?.text === true;
+  // Negotiation took any grpc-web-text type (`+thrift`, parameters): its body is base64 whatever the codec.
+  const text = /^application\/grpc-web-text/i.test(contentType);
   const { timeoutMs, encoding, acceptEncoding, error } = readGrpcRequestHeader(req.header, context);
   const bytes = text ? decodeBase64Stream(req.body) : req.body;
   const request: CallRequest = {
@@ -36,7 +37,7 @@ export const openGrpcWebExchange: OpenExchange = (req, rpc, context) => {
     timeoutMs,
     encoding,
     acceptEncoding,
-    messages: pipe(bytes, transformSplitEnvelope(context.readMaxBytes)),
+    messages: splitEnvelopes(context.readMaxBytes)(bytes),
     signal: req.signal,
     codec: "proto",
     readOnly: false,

@@ -1,8 +1,10 @@
-import { encodeEnvelope, pipe, transformSplitEnvelope } from "@connectrpc/connect/protocol";
+import { encodeEnvelope } from "@connectrpc/connect/protocol";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import type { CallRequest } from "../../call/call-request.ts";
 import type { CallResult } from "../../call/call-result.ts";
 import { guardResult } from "../../call/guard-result.ts";
+import { splitEnvelopes } from "../../call/split-envelopes.ts";
+import { withValidCode } from "../../call/valid-code.ts";
 import { adaptEncoding, identity } from "../../call/message-encoding.ts";
 import { grpcProtocolHeaders, metadataFromHeaders } from "../../call/metadata.ts";
 import type { OpenExchange, ProtocolContext } from "../inbound-exchange.ts";
@@ -25,7 +27,7 @@ export const openGrpcExchange: OpenExchange = (req, rpc, context) => {
     timeoutMs,
     encoding,
     acceptEncoding,
-    messages: pipe(req.body, transformSplitEnvelope(context.readMaxBytes)),
+    messages: splitEnvelopes(context.readMaxBytes)(req.body),
     signal: req.signal,
     codec: "proto",
     readOnly: false,
@@ -49,7 +51,7 @@ function respondGrpc(
   if (result.immediateError !== undefined) {
     // Trailers-only: status and trailing metadata in the one HEADERS frame.
     result.end().trailer.forEach((value, name) => header.append(name, value));
-    setTrailerStatus(header, result.immediateError);
+    setTrailerStatus(header, withValidCode(result.immediateError));
     return { status: 200, header };
   }
   const adapted = adaptEncoding(

@@ -1,5 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { parseTimeout } from "@connectrpc/connect/protocol-grpc";
+import { capTimeout } from "../../call/grpc-timeout.ts";
 import { identity, parseEncodingList, requireEncoding } from "../../call/message-encoding.ts";
 import type { ProtocolContext } from "../inbound-exchange.ts";
 
@@ -37,7 +38,7 @@ export function readGrpcRequestHeader(header: Headers, context: ProtocolContext)
     );
   }
   return {
-    timeoutMs: timeout.error === undefined ? timeout.timeoutMs : undefined,
+    timeoutMs: timeout.error === undefined ? capTimeout(timeout.timeoutMs) : undefined,
     encoding,
     acceptEncoding: parseEncodingList(header.get("grpc-accept-encoding")),
     error,

@@ -1,0 +1,136 @@
+import * as net from "node:net";
+
+/**
+ * Just enough of HTTP/2 on a bare socket to misbehave on purpose, which no
+ * real client library will: open more streams than the server allows before
+ * acknowledging its SETTINGS, or connect and never send a request. Header
+ * blocks are HPACK literals without indexing or Huffman coding; frames are
+ * read, never decoded beyond their header.
+ */
+
+/** The client connection preface (RFC 9113 §3.4). */
+export const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
+
+export const FrameType = { DATA: 0x0, HEADERS: 0x1, RST_STREAM: 0x3, SETTINGS: 0x4, PING: 0x6, GOAWAY: 0x7 } as const;
+export const Flags = { END_STREAM: 0x1, ACK: 0x1, END_HEADERS: 0x4 } as const;
+export const ErrorCode = { NO_ERROR: 0x0, PROTOCOL_ERROR: 0x1, REFUSED_STREAM: 0x7, CANCEL: 0x8, ENHANCE_YOUR_CALM: 0xb } as const;
+
+export interface Frame {
+  readonly type: number;
+  readonly flags: number;
+  readonly streamId: number;
+  readonly payload: Buffer;
+}
+
+export function frame(type: number, flags: number, streamId: number, payload: Uint8Array = new Uint8Array(0)): Buffer {
+  const header = Buffer.alloc(9);
+  header.writeUIntBE(payload.byteLength, 0, 3);
+  header[3] = type;
+  header[4] = flags;
+  header.writeUInt32BE(streamId, 5);
+  return Buffer.concat([header, payload]);
+}
+
+/** An HPACK integer with an N-bit prefix (RFC 7541 §5.1). */
+function hpackInteger(value: number, prefixBits: number, firstByte: number): number[] {
+  const max = (1 << prefixBits) - 1;
+  if (value < max) {
+    return [firstByte | value];
+  }
+  const bytes = [firstByte | max];
+  let rest = value - max;
+  while (rest >= 128) {
+    bytes.push((rest % 128) + 128);
+    rest = Math.floor(rest / 128);
+  }
+  bytes.push(rest);
+  return bytes;
+}
+
+/** A header block of literal fields without indexing, new names, no Huffman. */
+export function headerBlock(headers: Record<string, string>): Buffer {
+  const parts: Buffer[] = [];
+  const string = (text: string) => {
+    const bytes = Buffer.from(text, "latin1");
+    return Buffer.concat([Buffer.from(hpackInteger(bytes.length, 7, 0)), bytes]);
+  };
+  for (const [name, value] of Object.entries(headers)) {
+    parts.push(Buffer.from([0x00]), string(name), string(value));
+  }
+  return Buffer.concat(parts);
+}
+
+/** A gRPC message in its five-byte envelope. */
+export function grpcEnvelope(message: Uint8Array): Buffer {
+  const envelope = Buffer.alloc(5 + message.byteLength);
+  envelope.writeUInt32BE(message.byteLength, 1);
+  envelope.set(message, 5);
+  return envelope;
+}
+
+/** A raw HTTP/2 connection: what it received, frame by frame, and whether it is closed. */
+export interface RawH2Connection {
+  readonly socket: net.Socket;
+  readonly frames: Frame[];
+  /** Resolves when the socket has closed, with the time it took since connecting. */
+  readonly closed: Promise<number>;
+  /** Resolves with the first received frame that satisfies `test`. */
+  waitFor(test: (frame: Frame) => boolean, timeoutMs?: number): Promise<Frame>;
+  write(bytes: Uint8Array): void;
+  destroy(): void;
+}
+
+/** Opens a TCP connection and reads whatever HTTP/2 frames come back. Sends nothing by itself. */
+export async function connectRaw(port: number, host = "127.0.0.1"): Promise<RawH2Connection> {
+  const socket = net.connect(port, host);
+  socket.on("error", () => {});
+  const started = Date.now();
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("error", reject);
+  });
+  const frames: Frame[] = [];
+  const waiters = new Set<() => void>();
+  let buffered = Buffer.alloc(0);
+  socket.on("data", (chunk: Buffer) => {
+    buffered = Buffer.concat([buffered, chunk]);
+    while (buffered.length >= 9) {
+      const length = buffered.readUIntBE(0, 3);
+      if (buffered.length < 9 + length) break;
+      frames.push({
+        type: buffered[3] ?? 0,
+        flags: buffered[4] ?? 0,
+        streamId: buffered.readUInt32BE(5) & 0x7fffffff,
+        payload: buffered.subarray(9, 9 + length),
+      });
+      buffered = buffered.subarray(9 + length);
+    }
+    for (const wake of waiters) wake();
+  });
+  const closed = new Promise<number>((resolve) => socket.once("close", () => resolve(Date.now() - started)));
+  return {
+    socket,
+    frames,
+    closed,
+    waitFor(test, timeoutMs = 5_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const found = frames.find(test);
+          if (found !== undefined) {
+            waiters.delete(check);
+            clearTimeout(timer);
+            resolve(found);
+          }
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`no such frame within ${timeoutMs} ms; got ${frames.map((f) => `${f.type}@${f.streamId}`).join(" ")}`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      });
+    },
+    write: (bytes) => socket.write(bytes),
+    destroy: () => socket.destroy(),
+  };
+}
