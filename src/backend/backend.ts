@@ -21,7 +21,13 @@ export interface Backend {
   readonly balancer: Balancer;
   readonly source: EndpointSource;
   /** Sends a call to one of the backend's endpoints, picked for this call alone. */
-  call(call: CallRequest, signal: AbortSignal, deadlineAt: number | undefined): Promise<CallResult>;
+  /** `onEndpoint` hears the endpoint of each attempt (the last one answered). */
+  call(
+    call: CallRequest,
+    signal: AbortSignal,
+    deadlineAt: number | undefined,
+    onEndpoint?: (address: string) => void,
+  ): Promise<CallResult>;
   close(): void;
 }
 
@@ -88,8 +94,8 @@ export function createBackend(
     schema,
     balancer,
     source,
-    call: (call, signal, deadlineAt) =>
-      sendCall({ backend: config.name, balancer, upstream, retry: config.retry }, call, signal, deadlineAt),
+    call: (call, signal, deadlineAt, onEndpoint) =>
+      sendCall({ backend: config.name, balancer, upstream, retry: config.retry }, call, signal, deadlineAt, onEndpoint),
     close() {
       unsubscribe();
       checker?.close();

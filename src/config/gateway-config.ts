@@ -43,6 +43,14 @@ export interface GatewayConfig {
   readonly limits: LimitsConfig;
   readonly shutdown: ShutdownConfig;
   readonly kubernetes: KubernetesConfig;
+  readonly accessLog: AccessLogConfig;
+}
+
+/** One JSON line per call on stdout. */
+export interface AccessLogConfig {
+  readonly enabled: boolean;
+  /** Share of successful calls logged (errors always are), 0..1. Default 1. */
+  readonly sampleRate: number;
 }
 
 /** A host and port to listen on or connect to. `host` is an IP literal (IPv6 without brackets) or a name. */

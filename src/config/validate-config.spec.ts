@@ -74,6 +74,7 @@ describe("validateConfig", () => {
       ],
       limits: { maxMessageBytes: 4194304, maxHeaderListBytes: 16384, maxConcurrentStreams: 100, maxConnections: 10000, headersTimeoutMs: 10000, idleTimeoutMs: 300000 },
       shutdown: { gracePeriodMs: 30000 },
+      accessLog: { enabled: true, sampleRate: 1 },
       kubernetes: { kubeconfig: undefined },
     });
   });
@@ -132,7 +133,7 @@ describe("validateConfig", () => {
     ["not an object", "hello", "expected an object, got string"],
     ["null document", null, "expected an object, got null"],
     ["array document", [], "expected an object, got array"],
-    ["unknown top-level key", minimal({ listener: [] }), "listener: unknown key (expected one of: listeners, admin, routes, backends, limits, shutdown, kubernetes)"],
+    ["unknown top-level key", minimal({ listener: [] }), "listener: unknown key (expected one of: listeners, admin, routes, backends, limits, shutdown, kubernetes, accessLog)"],
     ["missing listeners", { routes: [], backends: [] }, "listeners: missing required key"],
     ["missing routes", { listeners: [{ address: "127.0.0.1:0" }], backends: [backend()] }, "routes: expected at least one route (or kubernetes.ingress, to take routes from Ingress resources)"],
     ["missing backends", { listeners: [{ address: "127.0.0.1:0" }], routes: [{ backend: "greet" }] }, 'routes[0].backend: unknown backend "greet" (defined backends: )'],
@@ -327,7 +328,7 @@ describe("validateConfig", () => {
 
   it("quotes keys that are not plain identifiers in the path", () => {
     expect(errorFor(minimal({ "max bytes": 1 })).message).toBe(
-      '["max bytes"]: unknown key (expected one of: listeners, admin, routes, backends, limits, shutdown, kubernetes)',
+      '["max bytes"]: unknown key (expected one of: listeners, admin, routes, backends, limits, shutdown, kubernetes, accessLog)',
     );
   });
 

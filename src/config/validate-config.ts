@@ -24,6 +24,7 @@ import type {
   GatewayConfig,
   IngressConfig,
   KubernetesConfig,
+  AccessLogConfig,
   HealthCheckConfig,
   ListenerTlsConfig,
   OutlierDetectionConfig,
@@ -287,6 +288,15 @@ const readLimits: Reader<LimitsConfig> = (value, path) => {
   };
 };
 
+const readAccessLog: Reader<AccessLogConfig> = (value, path) =>
+  readObject(value, path, {
+    enabled: withDefault(readBoolean, true),
+    sampleRate: withDefault((v, p) => {
+      if (typeof v !== "number" || !(v >= 0 && v <= 1)) return fail(p, `expected a number from 0 to 1, got ${JSON.stringify(v)}`);
+      return v;
+    }, 1),
+  });
+
 const readShutdown: Reader<ShutdownConfig> = (value, path) => ({
   gracePeriodMs: readObject(value, path, { gracePeriod: withDefault(readDuration, 30_000) }).gracePeriod,
 });
@@ -358,6 +368,7 @@ export function validateConfig(raw: unknown): GatewayConfig {
     limits: defaultsOnly(readLimits),
     shutdown: defaultsOnly(readShutdown),
     kubernetes: defaultsOnly(readKubernetes),
+    accessLog: defaultsOnly(readAccessLog),
   });
 
   const ingress = config.kubernetes.ingress !== undefined;

@@ -4,6 +4,7 @@ import {
   createDeadlineSignal,
   createLinkedAbortController,
   type UniversalHandlerFn,
+  type UniversalServerResponse,
 } from "@connectrpc/connect/protocol";
 import type { DescMethod } from "@bufbuild/protobuf";
 import type { Backend } from "../backend/backend.ts";
@@ -16,6 +17,8 @@ import { effectiveTimeout, type Route, type RouteTable } from "../route/route-ta
 import type { CallResult } from "../call/call-result.ts";
 import { binaryResultToJson, jsonRequestToBinary } from "../transcode/json-transcoder.ts";
 import { resolveSchemaMethod } from "../transcode/resolve-schema-method.ts";
+import { type CallInfo, type CallObserver, countBytes, observeResult, traceIdOf } from "../observe/call-observer.ts";
+import type { InboundExchange } from "../protocol/inbound-exchange.ts";
 import { answerReflectionForHost } from "./answer-reflection-for-host.ts";
 import { reflectionServices } from "../reflection/serve-reflection.ts";
 
@@ -30,6 +33,8 @@ export interface CallHandlerOptions {
    * cancel the ones still running when its grace period is over.
    */
   readonly inFlight?: Set<AbortController>;
+  /** Hears every routed call (metrics, access log). */
+  readonly observer?: CallObserver;
 }
 
 /**
@@ -60,9 +65,19 @@ export function createCallHandler(options: CallHandlerOptions): UniversalHandler
     }
     const route = options.routes.match({ host, path: call.path, service: call.service, method: call.method });
     const backend = route === undefined ? undefined : options.backends.get(route.backend);
+    const observed = observeCall(options, exchange, {
+      host,
+      protocol: call.protocol,
+      path: call.path,
+      route: route?.source,
+      backend: backend?.name,
+      traceId: traceIdOf(req.header.get("traceparent")),
+    }, startedAt);
+    call = observed.call;
+    const respond = observed.respond;
     if (route === undefined || backend === undefined) {
       const error = new ConnectError(`no route for service "${call.service}" on host "${host}"`, Code.Unimplemented);
-      return exchange.respond(callResultFromError(error, undefined, undefined, 404));
+      return respond(callResultFromError(error, undefined, undefined, 404));
     }
     let transcode: ((result: CallResult) => CallResult) | undefined;
     let method: DescMethod | undefined;
@@ -71,7 +86,7 @@ export function createCallHandler(options: CallHandlerOptions): UniversalHandler
       if (resolved.error !== undefined) {
         // A GET refused for a method with side effects says what it accepts (RFC 9110 §15.5.6).
         const header = resolved.httpStatus === 405 ? new Headers({ allow: "POST" }) : undefined;
-        return exchange.respond(callResultFromError(resolved.error, header, undefined, resolved.httpStatus));
+        return respond(callResultFromError(resolved.error, header, undefined, resolved.httpStatus));
       }
       method = resolved.method;
       if (call.codec === "json") {
@@ -101,8 +116,45 @@ export function createCallHandler(options: CallHandlerOptions): UniversalHandler
       inFlight.add(linked);
       call.signal.addEventListener("abort", () => inFlight.delete(linked), { once: true });
     }
-    const result = await backend.call(call, linked.signal, deadlineAt);
-    return exchange.respond(transcode === undefined ? result : transcode(result));
+    const result = await backend.call(call, linked.signal, deadlineAt, observed.endpoint);
+    return respond(transcode === undefined ? result : transcode(result));
+  };
+}
+
+/**
+ * Tells the observers (metrics, access log) about a routed call: started
+ * now, ended when its protocol reads the result's end or, if the client goes
+ * away first, when its stream closes (Canceled). Counts message bytes both
+ * ways as they pass.
+ */
+function observeCall(
+  options: CallHandlerOptions,
+  exchange: InboundExchange,
+  info: CallInfo,
+  startedAt: number,
+): { call: CallRequest; respond: (result: CallResult) => Promise<UniversalServerResponse>; endpoint: (address: string) => void } {
+  const observer = options.observer;
+  if (observer === undefined) {
+    return { call: exchange.request, respond: (result) => exchange.respond(result), endpoint: () => {} };
+  }
+  let bytesIn = 0;
+  let bytesOut = 0;
+  let endpoint: string | undefined;
+  let ended = false;
+  const end = (code: Code | undefined) => {
+    if (ended) return;
+    ended = true;
+    observer.ended(info, { code, endpoint, durationMs: options.now() - startedAt, bytesIn, bytesOut });
+  };
+  observer.started(info);
+  const call = { ...exchange.request, messages: countBytes(exchange.request.messages, (n) => (bytesIn += n)) };
+  call.signal.addEventListener("abort", () => end(Code.Canceled), { once: true });
+  return {
+    call,
+    respond: (result) => exchange.respond(observeResult(result, (n) => (bytesOut += n), end)),
+    endpoint: (address) => {
+      endpoint = address;
+    },
   };
 }
 

@@ -4,6 +4,10 @@ import { type Backend, createBackend } from "../backend/backend.ts";
 import type { BackendConfig, DiscoveryConfig, GatewayConfig, HostPort } from "../config/gateway-config.ts";
 import { DEFAULT_OUTLIER_DETECTION, DEFAULT_RETRY, DEFAULT_SCHEMAS } from "../config/validate-config.ts";
 import { withCors } from "../cors/with-cors.ts";
+import { Registry } from "prom-client";
+import { createAccessLog } from "../observe/access-log.ts";
+import { createCallMetrics } from "../observe/call-metrics.ts";
+import { type CallObserver, observers } from "../observe/call-observer.ts";
 import { createDnsSource } from "../discovery/dns-source.ts";
 import type { EndpointSource } from "../discovery/endpoint-source.ts";
 import type { KubernetesDiscovery } from "../discovery/kubernetes/kubernetes-discovery.ts";
@@ -175,6 +179,11 @@ export async function createGateway(config: GatewayConfig, runtime: Runtime, log
     }
     kubernetes?.start();
 
+    const metrics = new Registry();
+    const callObservers: CallObserver[] = [createCallMetrics(metrics, backends, certificates)];
+    if (config.accessLog.enabled) {
+      callObservers.push(createAccessLog(log, { sampleRate: config.accessLog.sampleRate }));
+    }
     const handler = withCors(
       createCallHandler({
         routes,
@@ -186,6 +195,7 @@ export async function createGateway(config: GatewayConfig, runtime: Runtime, log
         },
         now: runtime.now,
         inFlight,
+        observer: observers(callObservers),
       }),
       routes,
     );
@@ -207,7 +217,7 @@ export async function createGateway(config: GatewayConfig, runtime: Runtime, log
       );
     }
     if (config.admin !== undefined) {
-      admin = await runtime.serveAdmin(config.admin.address, createAdminApp({ ready }).fetch);
+      admin = await runtime.serveAdmin(config.admin.address, createAdminApp({ ready, metrics: () => metrics.metrics(), metricsContentType: metrics.contentType }).fetch);
     }
     let stopping: Promise<void> | undefined;
     const stop = (gracePeriodMs: number) => {

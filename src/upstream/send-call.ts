@@ -90,6 +90,7 @@ export async function sendCall(
   call: CallRequest,
   signal: AbortSignal,
   deadlineAt: number | undefined,
+  onEndpoint?: (address: string) => void,
 ): Promise<CallResult> {
   let lease = options.balancer.pick();
   if (lease === undefined) {
@@ -106,6 +107,7 @@ export async function sendCall(
   const tried = new Set<string>();
   for (let attempt = 1; ; attempt++) {
     tried.add(lease.endpoint.address);
+    onEndpoint?.(lease.endpoint.address);
     const outcome = await callUpstream(options.upstream, lease, { ...call, messages: messages.attempt() }, signal, deadlineAt);
     if (outcome.unprocessed === undefined) {
       messages.commit();
