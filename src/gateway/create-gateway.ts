@@ -7,6 +7,7 @@ import { withCors } from "../cors/with-cors.ts";
 import { Registry } from "prom-client";
 import { createAccessLog } from "../observe/access-log.ts";
 import { createCallMetrics } from "../observe/call-metrics.ts";
+import { createCallTracing } from "../observe/call-tracing.ts";
 import { type CallObserver, observers } from "../observe/call-observer.ts";
 import { createDnsSource } from "../discovery/dns-source.ts";
 import type { EndpointSource } from "../discovery/endpoint-source.ts";
@@ -180,7 +181,7 @@ export async function createGateway(config: GatewayConfig, runtime: Runtime, log
     kubernetes?.start();
 
     const metrics = new Registry();
-    const callObservers: CallObserver[] = [createCallMetrics(metrics, backends, certificates)];
+    const callObservers: CallObserver[] = [createCallMetrics(metrics, backends, certificates), createCallTracing()];
     if (config.accessLog.enabled) {
       callObservers.push(createAccessLog(log, { sampleRate: config.accessLog.sampleRate }));
     }
