@@ -32,6 +32,8 @@ export interface ListenOptions {
   readonly onError: (error: unknown) => void;
   /** For connection-level events worth an operator's attention (connections refused over the limit). */
   readonly log: Logger;
+  /** Counts TLS handshakes (completed, or failed with the reason), for metrics. */
+  readonly onTlsHandshake?: (outcome: "ok" | "failed") => void;
 }
 
 /**

@@ -10,6 +10,8 @@ export interface DnsSourceOptions {
   readonly config: DnsDiscoveryConfig;
   readonly resolve: HostResolver;
   readonly log: Logger;
+  /** Called when a lookup changed the set (for metrics). */
+  readonly onChange?: () => void;
   /** Schedules the next lookup; returns its cancel function. */
   readonly schedule?: (run: () => void, delayMs: number) => () => void;
 }
@@ -50,6 +52,7 @@ export function createDnsSource(options: DnsSourceOptions): EndpointSource {
       }
       if (change.added.length > 0 || change.removed.length > 0) {
         log.info("endpoints changed", { host: config.host, ...describeChange(change), endpoints: next.length });
+        options.onChange?.();
         for (const listener of listeners) listener(change);
       }
     } catch (error) {

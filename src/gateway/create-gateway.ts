@@ -1,4 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import { adminState } from "../admin/admin-state.ts";
 import { createAdminApp } from "../admin/create-admin-app.ts";
 import { type Backend, createBackend } from "../backend/backend.ts";
 import type { BackendConfig, DiscoveryConfig, GatewayConfig, HostPort } from "../config/gateway-config.ts";
@@ -6,7 +7,8 @@ import { DEFAULT_OUTLIER_DETECTION, DEFAULT_RETRY, DEFAULT_SCHEMAS } from "../co
 import { withCors } from "../cors/with-cors.ts";
 import { Registry } from "prom-client";
 import { createAccessLog } from "../observe/access-log.ts";
-import { createCallMetrics } from "../observe/call-metrics.ts";
+import { createAdminStateObserver } from "../observe/admin-state.ts";
+import { createGatewayMetrics } from "../observe/call-metrics.ts";
 import { createCallTracing } from "../observe/call-tracing.ts";
 import { type CallObserver, observers } from "../observe/call-observer.ts";
 import { createDnsSource } from "../discovery/dns-source.ts";
@@ -94,6 +96,11 @@ export async function createGateway(config: GatewayConfig, runtime: Runtime, log
   };
   try {
     const upstreamFor = await upstreamContexts(config, runtime, clients, log);
+    const certificates = new CertificateStore();
+    const registry = new Registry();
+    const metrics = createGatewayMetrics(registry, backends, certificates, () =>
+      clients.reduce((sum, client) => sum + (client.sessionCount?.() ?? 0), 0),
+    );
     // client-node is loaded only when something watches Kubernetes: a static or DNS gateway starts without it.
     const needsKubernetes =
       config.kubernetes.ingress !== undefined || config.backends.some((b) => b.discovery.kind === "kubernetes");
@@ -102,6 +109,10 @@ export async function createGateway(config: GatewayConfig, runtime: Runtime, log
           settings: config.kubernetes,
           log,
           env: (name) => runtime.env(name),
+          events: {
+            event: (resource) => metrics.discoveryEvent("kubernetes", resource),
+            restart: (resource) => metrics.watchRestart(resource),
+          },
         })
       : undefined;
     if (kubernetes !== undefined) cleanups.push(() => kubernetes.close());
@@ -110,7 +121,12 @@ export async function createGateway(config: GatewayConfig, runtime: Runtime, log
         case "static":
           return createStaticSource(discovery.endpoints);
         case "dns":
-          return createDnsSource({ config: discovery, resolve: runtime.resolveHost, log });
+          return createDnsSource({
+            config: discovery,
+            resolve: runtime.resolveHost,
+            log,
+            onChange: () => metrics.discoveryEvent("dns", discovery.host),
+          });
         case "kubernetes":
           return (kubernetes as KubernetesDiscovery).source(discovery);
       }
@@ -139,11 +155,12 @@ export async function createGateway(config: GatewayConfig, runtime: Runtime, log
       match: (request) => table.match(request),
       backendsForHost: (host) => table.backendsForHost(host),
     };
+    let ingressEntries: readonly RouteEntry[] = [];
     const publishRoutes = (entries: readonly RouteEntry[]) => {
+      ingressEntries = entries;
       table = createRouteTable([...configEntries, ...entries]);
     };
 
-    const certificates = new CertificateStore();
     const files = await loadCertificateFiles(
       config.listeners.flatMap((l) => l.tls?.certificates ?? []),
       certificates,
@@ -180,8 +197,9 @@ export async function createGateway(config: GatewayConfig, runtime: Runtime, log
     }
     kubernetes?.start();
 
-    const metrics = new Registry();
-    const callObservers: CallObserver[] = [createCallMetrics(metrics, backends, certificates), createCallTracing()];
+    const callObservers: CallObserver[] = [metrics.observer, createCallTracing()];
+    const calls = createAdminStateObserver({ now: runtime.now });
+    callObservers.push(calls);
     if (config.accessLog.enabled) {
       callObservers.push(createAccessLog(log, { sampleRate: config.accessLog.sampleRate }));
     }
@@ -214,11 +232,23 @@ export async function createGateway(config: GatewayConfig, runtime: Runtime, log
           certificates: listener.tls === undefined ? undefined : certificates,
           onError,
           log,
+          onTlsHandshake: (outcome) => metrics.tlsHandshake(outcome),
         }),
       );
     }
     if (config.admin !== undefined) {
-      admin = await runtime.serveAdmin(config.admin.address, createAdminApp({ ready, metrics: () => metrics.metrics(), metricsContentType: metrics.contentType }).fetch);
+      const state = () =>
+        adminState({
+          now: runtime.now,
+          ready,
+          backends,
+          configRoutes: config.routes,
+          ingressRoutes: () => ingressEntries.map((e) => ({ source: e.route.source, backend: e.route.backend })),
+          certificates: () => certificates.list(),
+          calls,
+        });
+      const app = createAdminApp({ ready, metrics: () => registry.metrics(), metricsContentType: registry.contentType, state });
+      admin = await runtime.serveAdmin(config.admin.address, app.fetch);
     }
     let stopping: Promise<void> | undefined;
     const stop = (gracePeriodMs: number) => {

@@ -10,14 +10,26 @@ const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 /**
  * The gateway's Prometheus metrics, all prefixed `edgegate_`: calls by
  * route, backend, endpoint, inbound protocol and code; latency; calls in
- * flight; endpoints per backend by state; certificate expiry. Gauges of
- * state are read when scraped, so nothing is kept twice.
+ * flight; bytes; endpoints per backend by state; discovery events and watch
+ * restarts; upstream sessions; TLS handshakes and certificate expiry. Gauges
+ * of state are read when scraped, so nothing is kept twice.
  */
-export function createCallMetrics(
+export interface GatewayMetrics {
+  /** Hears every call. */
+  readonly observer: CallObserver;
+  /** A discovery event (a watched object changed, a DNS answer changed the set). */
+  discoveryEvent(source: "kubernetes" | "dns", resource: string): void;
+  /** A watch restarted after a failure. */
+  watchRestart(resource: string): void;
+  tlsHandshake(outcome: "ok" | "failed"): void;
+}
+
+export function createGatewayMetrics(
   registry: Registry,
   backends: ReadonlyMap<string, Backend>,
   certificates: CertificateStore,
-): CallObserver {
+  upstreamSessions: () => number,
+): GatewayMetrics {
   const calls = new Counter({
     name: "edgegate_calls_total",
     help: "Calls served, by route, backend, endpoint that answered, inbound protocol and status code.",
@@ -74,8 +86,34 @@ export function createCallMetrics(
       }
     },
   });
+  const discoveryEvents = new Counter({
+    name: "edgegate_discovery_events_total",
+    help: "Discovery events: Kubernetes watch events by resource, DNS answers that changed a set.",
+    labelNames: ["source", "resource"] as const,
+    registers: [registry],
+  });
+  const watchRestarts = new Counter({
+    name: "edgegate_watch_restarts_total",
+    help: "Kubernetes watches restarted after a failure, by resource.",
+    labelNames: ["resource"] as const,
+    registers: [registry],
+  });
+  const handshakes = new Counter({
+    name: "edgegate_tls_handshakes_total",
+    help: "TLS handshakes on the gateway's listeners, by outcome.",
+    labelNames: ["outcome"] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: "edgegate_upstream_sessions",
+    help: "Open HTTP/2 sessions to pods.",
+    registers: [registry],
+    collect() {
+      this.set(upstreamSessions());
+    },
+  });
   const none = "";
-  return {
+  const observer: CallObserver = {
     started(info) {
       inFlight.inc({ route: info.route ?? none, backend: info.backend ?? none, protocol: info.protocol });
     },
@@ -89,5 +127,11 @@ export function createCallMetrics(
       bytes.inc({ backend, direction: "in" }, outcome.bytesIn);
       bytes.inc({ backend, direction: "out" }, outcome.bytesOut);
     },
+  };
+  return {
+    observer,
+    discoveryEvent: (source, resource) => discoveryEvents.inc({ source, resource }),
+    watchRestart: (resource) => watchRestarts.inc({ resource }),
+    tlsHandshake: (outcome) => handshakes.inc({ outcome }),
   };
 }

@@ -18,6 +18,8 @@ export interface UpstreamClient {
   retire(origin: string): void;
   /** Closes every session at once. */
   close(): void;
+  /** Open HTTP/2 sessions to pods, for metrics (clients that do not pool may leave it out). */
+  sessionCount?(): number;
 }
 
 /**

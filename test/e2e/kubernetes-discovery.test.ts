@@ -217,6 +217,12 @@ describe("kubernetes discovery: traffic follows the EndpointSlices", () => {
     expect(harness.logs.some((l) => l.includes("watch of EndpointSlices in") && l.includes("HTTP 500"))).toBe(true);
   });
 
+  it("counts watch events and restarts in the metrics", async () => {
+    const text = await (await fetch(`http://127.0.0.1:${harness.gateway.admin?.port}/metrics`)).text();
+    expect(Number(/edgegate_discovery_events_total\{source="kubernetes",resource="endpointslices"\} (\d+)/.exec(text)?.[1])).toBeGreaterThan(10);
+    expect(Number(/edgegate_watch_restarts_total\{resource="endpointslices"\} (\d+)/.exec(text)?.[1])).toBeGreaterThan(0);
+  });
+
   it("never writes the bearer token to the logs", () => {
     expect(harness.logs.join("\n")).not.toContain(api.token);
   });

@@ -42,6 +42,15 @@ describe("metrics and the access log", () => {
     expect(sample(text, "edgegate_calls_in_flight", { backend: "pods", protocol: "grpc" })).toBe(0);
     expect(sample(text, "edgegate_endpoints", { backend: "pods", state: "ready" })).toBe(3);
     expect(sample(text, "edgegate_message_bytes_total", { backend: "pods", direction: "out" })).toBeGreaterThan(0);
+    expect(sample(text, "edgegate_upstream_sessions", {})).toBeGreaterThanOrEqual(3);
+    for (const name of [
+      "edgegate_discovery_events_total",
+      "edgegate_watch_restarts_total",
+      "edgegate_tls_handshakes_total",
+      "edgegate_certificate_expiry_timestamp_seconds",
+    ]) {
+      expect(text).toContain(`# TYPE ${name} `);
+    }
   });
 
   it("writes one JSON access-log line per call with the endpoint that answered, and no bodies or headers", async () => {

@@ -188,6 +188,14 @@ describe("TLS listeners, SNI and routing by host", () => {
     expect(harness.logs.some((line) => line.includes("certificate reloaded"))).toBe(true);
   });
 
+  it("counts handshakes and exposes certificate expiry in the metrics", async () => {
+    const text = await (await fetch(`http://127.0.0.1:${harness.gateway.admin?.port}/metrics`)).text();
+    const ok = /edgegate_tls_handshakes_total\{outcome="ok"\} (\d+)/.exec(text);
+    expect(Number(ok?.[1])).toBeGreaterThan(5);
+    expect(text).toMatch(/edgegate_tls_handshakes_total\{outcome="failed"\} [1-9]/); // the TLS 1.1 attempt
+    expect(text).toMatch(new RegExp(`edgegate_certificate_expiry_timestamp_seconds\\{certificate="file:${apiFiles.certFile.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}"\\} \\d+`));
+  });
+
   it("keeps the previous certificate when the files on disk are broken", async () => {
     const before = (await servedCertificate(tlsPort, pki.ca.certPem, API)).serialNumber;
     const other = await pki.issue([API]);

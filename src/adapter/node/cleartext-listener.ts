@@ -29,6 +29,7 @@ export interface NodeListener {
 export interface NodeListenOptions {
   readonly limits: ListenerLimits;
   readonly log: Logger;
+  readonly onTlsHandshake?: (outcome: "ok" | "failed") => void;
 }
 
 /** Grace period of a `close()` that names none. */

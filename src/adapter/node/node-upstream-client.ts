@@ -60,6 +60,11 @@ export function createNodeUpstreamClient(options: SessionPoolOptions = defaultSe
       }
     },
     sessions: (origin) => pools.get(origin),
+    sessionCount() {
+      let count = 0;
+      for (const sessions of pools.values()) count += sessions.sessionCount();
+      return count;
+    },
     retire(origin) {
       const sessions = pools.get(origin);
       if (sessions !== undefined) {

@@ -86,6 +86,7 @@ export async function listenTls(
     }
   });
   server.on("secureConnection", (socket: tls.TLSSocket) => {
+    options.onTlsHandshake?.("ok");
     connections.accepted(socket);
     socket.setNoDelay(true);
     if (socket.alpnProtocol !== "h2") {
@@ -94,7 +95,10 @@ export async function listenTls(
   });
   server.on("session", (session: http2.ServerHttp2Session) => connections.session(session));
   // A failed handshake (no shared cipher, an old protocol version, a client that hangs up, or one too slow) is the client's problem.
-  server.on("tlsClientError", (_error: Error, socket: net.Socket) => socket.destroy());
+  server.on("tlsClientError", (_error: Error, socket: net.Socket) => {
+    options.onTlsHandshake?.("failed");
+    socket.destroy();
+  });
   let bound: HostPort = address;
   limitConnections(server, () => bound, limits, options.log);
   bound = await listenOn(server, address);

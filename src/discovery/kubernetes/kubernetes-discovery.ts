@@ -13,6 +13,8 @@ export interface KubernetesDiscoveryOptions {
   readonly env: (name: string) => string | undefined;
   /** Retry delays after a failed list or watch; default 250 ms doubling up to 30 s. */
   readonly backoff?: BackoffOptions;
+  /** Counts watch events and restarts per resource, for metrics. */
+  readonly events?: { readonly event: (resource: string) => void; readonly restart: (resource: string) => void };
 }
 
 /** Retry delays after a failed list or watch: 250 ms doubling to 30 s, jittered. */
@@ -56,7 +58,9 @@ export class KubernetesDiscovery {
   informer<T extends KubernetesObject>(
     options: Omit<ResilientInformerOptions<T>, "kubeConfig" | "log" | "backoff">,
   ): ResilientInformer<T> {
+    const resource = options.path.slice(options.path.lastIndexOf("/") + 1);
     const informer = new ResilientInformer<T>({
+      ...(this.options.events === undefined ? {} : { events: this.eventsFor(resource) }),
       ...options,
       kubeConfig: this.kubeConfig,
       log: this.options.log,
@@ -65,6 +69,11 @@ export class KubernetesDiscovery {
     this.informers.push(informer as unknown as ResilientInformer<KubernetesObject>);
     if (this.started) informer.start();
     return informer;
+  }
+
+  private eventsFor(resource: string): { event: () => void; restart: () => void } {
+    const events = this.options.events;
+    return { event: () => events?.event(resource), restart: () => events?.restart(resource) };
   }
 
   /** An endpoint source for a backend; watches start with `start()`. */
@@ -77,6 +86,7 @@ export class KubernetesDiscovery {
         namespace,
         log: this.options.log,
         backoff: createBackoff(this.options.backoff ?? DEFAULT_BACKOFF),
+        ...(this.options.events === undefined ? {} : { events: this.eventsFor("endpointslices") }),
       });
       this.watches.set(namespace, watch);
       if (this.started) watch.start();

@@ -17,6 +17,8 @@ export interface NamespaceWatchOptions {
   readonly backoff: Backoff;
   /** Schedules a retry; returns its cancel function. Injected so tests can control time. */
   readonly schedule?: (run: () => void, delayMs: number) => () => void;
+  /** Counts watch events and restarts, for metrics. */
+  readonly events?: { readonly event: () => void; readonly restart: () => void };
 }
 
 /** One backend's view: a Service port, its merged endpoints, its subscribers. */
@@ -109,6 +111,7 @@ export class NamespaceWatch {
       list: () => this.api.listNamespacedEndpointSlice({ namespace, labelSelector: selector }),
       labelSelector: selector,
       what: `EndpointSlices in ${namespace}`,
+      ...(this.options.events === undefined ? {} : { events: this.options.events }),
       log: this.options.log,
       backoff: this.options.backoff,
       ...(this.options.schedule === undefined ? {} : { schedule: this.options.schedule }),

@@ -34,6 +34,8 @@ export interface ResilientInformerOptions<T extends KubernetesObject> {
   readonly onChange: (object: T, deleted: boolean) => void;
   /** The informer starts a watch: its list, if it made one, is in its cache. */
   readonly onWatching?: () => void;
+  /** Counts, for metrics: an object event, a restart after a failure. */
+  readonly events?: { readonly event: () => void; readonly restart: () => void };
 }
 
 const defaultSchedule = (run: () => void, delayMs: number) => {
@@ -84,7 +86,10 @@ export class ResilientInformer<T extends KubernetesObject> {
       { delayFn: (ms) => new Promise((resolve) => setTimeout(resolve, Math.min(ms, MAX_REWATCH_DELAY_MS))) },
     );
     const live = (deleted: boolean) => (object: T) => {
-      if (!this.stopped) options.onChange(object, deleted);
+      if (!this.stopped) {
+        options.events?.event();
+        options.onChange(object, deleted);
+      }
     };
     this.informer.on(ADD, live(false));
     this.informer.on(UPDATE, live(false));
@@ -116,6 +121,7 @@ export class ResilientInformer<T extends KubernetesObject> {
     if (this.stopped) {
       return;
     }
+    this.options.events?.restart();
     const delayMs = this.options.backoff.next();
     this.options.log.warn(`watch of ${this.options.what} failed; serving what it last saw and retrying`, {
       error: describeKubeError(error),
