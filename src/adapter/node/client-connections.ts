@@ -71,6 +71,9 @@ function headerListSize(rawHeaders: readonly string[]): number {
   return size + 16 * rawHeaders.length; // 32 per name/value pair
 }
 
+/** Time between the shutdown notice (GOAWAY 2^31-1) and the real GOAWAY: a round trip and then some. */
+const GOAWAY_NOTICE_MS = 200;
+
 /** How long refused connections count as one burst, logged once. */
 const DROP_BURST_MS = 10_000;
 
@@ -202,6 +205,15 @@ export function createClientConnections(limits: ListenerLimits): ClientConnectio
     async close(server, gracePeriodMs, beforeWait = () => {}) {
       closing = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // RFC 9113 §6.8: a first GOAWAY that refuses nothing (last stream id 2^31-1), so streams a
+      // client had already sent are still served; the real GOAWAY follows once they have arrived.
+      // A single GOAWAY would name the last stream processed so far and fail the ones on the wire.
+      for (const session of sessions) {
+        if (!session.closed && !session.destroyed) {
+          session.goaway(http2.constants.NGHTTP2_NO_ERROR, 2 ** 31 - 1);
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(GOAWAY_NOTICE_MS, gracePeriodMs / 4)));
       for (const session of sessions) {
         session.close();
       }
