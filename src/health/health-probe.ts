@@ -1,10 +1,10 @@
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createTransport } from "@connectrpc/connect/protocol-grpc";
 import type { HealthCheckConfig } from "../config/gateway-config.ts";
 import { Health, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.ts";
 import type { UpstreamContext } from "../upstream/call-upstream.ts";
 import { describeConnectFailure } from "../upstream/describe-connect-failure.ts";
 import type { HealthProbe } from "./health-checker.ts";
+import { podTransport } from "../upstream/pod-transport.ts";
 
 /**
  * A probe that asks an endpoint `grpc.health.v1.Health/Check {service}`
@@ -14,17 +14,7 @@ import type { HealthProbe } from "./health-checker.ts";
  */
 export function createHealthProbe(upstream: UpstreamContext, config: HealthCheckConfig): HealthProbe {
   return async (endpoint, signal) => {
-    const transport = createTransport({
-      httpClient: (request) => upstream.client.request(request),
-      baseUrl: `${upstream.scheme}://${endpoint.address}`,
-      useBinaryFormat: true,
-      interceptors: [],
-      acceptCompression: [],
-      sendCompression: null,
-      compressMinBytes: Number.MAX_SAFE_INTEGER,
-      readMaxBytes: upstream.readMaxBytes,
-      writeMaxBytes: upstream.readMaxBytes,
-    });
+    const transport = podTransport(upstream, endpoint);
     try {
       const response = await createClient(Health, transport).check(
         { service: config.service },

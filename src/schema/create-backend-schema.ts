@@ -9,7 +9,6 @@ import {
 } from "@bufbuild/protobuf";
 import { type FileDescriptorProto, FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createTransport } from "@connectrpc/connect/protocol-grpc";
 import type { Lease } from "../balance/balancer.ts";
 import type { Endpoint } from "../balance/endpoint.ts";
 import type { SchemasConfig } from "../config/gateway-config.ts";
@@ -26,6 +25,7 @@ import type { UpstreamContext } from "../upstream/call-upstream.ts";
 import { describeConnectFailure } from "../upstream/describe-connect-failure.ts";
 import { type BackendSchema, SchemaUnavailableError } from "./backend-schema.ts";
 import { buildFileRegistry } from "./build-file-registry.ts";
+import { podTransport } from "../upstream/pod-transport.ts";
 
 export interface BackendSchemaOptions {
   /** The backend's name, for messages and logs. */
@@ -374,17 +374,7 @@ interface ReflectionSession {
 }
 
 function openReflection(upstream: UpstreamContext, endpoint: Endpoint, version: "v1" | "v1alpha"): ReflectionSession {
-  const transport = createTransport({
-    httpClient: (request) => upstream.client.request(request),
-    baseUrl: `${upstream.scheme}://${endpoint.address}`,
-    useBinaryFormat: true,
-    interceptors: [],
-    acceptCompression: [],
-    sendCompression: null,
-    compressMinBytes: Number.MAX_SAFE_INTEGER,
-    readMaxBytes: upstream.readMaxBytes,
-    writeMaxBytes: upstream.readMaxBytes,
-  });
+  const transport = podTransport(upstream, endpoint);
   const requests = createChannel<ServerReflectionRequest>();
   const abort = new AbortController();
   const callOptions = { timeoutMs: REFLECTION_TIMEOUT_MS, signal: abort.signal };
