@@ -1,12 +1,10 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { parseContentType, parseTimeout } from "@connectrpc/connect/protocol-connect";
-import { capTimeout } from "../../call/grpc-timeout.ts";
+import { parseContentType } from "@connectrpc/connect/protocol-connect";
 import { identity, parseEncodingList, requireEncoding } from "../../call/message-encoding.ts";
-import { metadataFromHeaders } from "../../call/metadata.ts";
 import type { OpenExchange } from "../inbound-exchange.ts";
-import { connectProtocolHeaders } from "./connect-protocol-headers.ts";
 import { openConnectStream } from "./connect-stream.ts";
 import { openConnectUnary } from "./connect-unary.ts";
+import { readConnectCallHeader } from "./read-connect-call-header.ts";
 
 /**
  * Connect in. Unary calls carry one bare message with whole-body HTTP
@@ -20,9 +18,8 @@ export const openConnectExchange: OpenExchange = (req, rpc, context) => {
   const contentType = req.header.get("content-type") ?? "";
   const parsed = parseContentType(contentType);
   const stream = parsed?.stream === true;
-  let error: ConnectError | undefined;
-  const timeout = parseTimeout(req.header.get("connect-timeout-ms"), Number.MAX_SAFE_INTEGER);
-  error = timeout.error;
+  const read = readConnectCallHeader(req, rpc);
+  let error: ConnectError | undefined = read.error;
   const version = req.header.get("connect-protocol-version");
   if (version !== null && version !== "1") {
     error ??= new ConnectError(
@@ -41,14 +38,9 @@ export const openConnectExchange: OpenExchange = (req, rpc, context) => {
     req.header.get(stream ? "connect-accept-encoding" : "accept-encoding"),
   );
   const common = {
-    protocol: "connect" as const,
-    ...rpc,
-    authority: new URL(req.url).host,
-    metadata: metadataFromHeaders(req.header, connectProtocolHeaders),
-    timeoutMs: timeout.error === undefined ? capTimeout(timeout.timeoutMs) : undefined,
+    ...read.header,
     encoding,
     acceptEncoding: accept,
-    signal: req.signal,
     codec: parsed?.binary === false ? ("json" as const) : ("proto" as const),
     readOnly: false,
   };

@@ -1,13 +1,10 @@
 import { base64Decode } from "@bufbuild/protobuf/wire";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { compressedFlag, type EnvelopedMessage } from "@connectrpc/connect/protocol";
-import { parseTimeout } from "@connectrpc/connect/protocol-connect";
-import { capTimeout } from "../../call/grpc-timeout.ts";
 import { identity, parseEncodingList, requireEncoding } from "../../call/message-encoding.ts";
-import { metadataFromHeaders } from "../../call/metadata.ts";
 import type { OpenExchange } from "../inbound-exchange.ts";
-import { connectProtocolHeaders } from "./connect-protocol-headers.ts";
 import { respondConnectUnary } from "./connect-unary.ts";
+import { readConnectCallHeader } from "./read-connect-call-header.ts";
 
 /**
  * Connect GET: a unary call in the URL, so browsers and CDNs can cache it
@@ -58,17 +55,12 @@ export const openConnectGet: OpenExchange = (req, rpc, context) => {
       Code.ResourceExhausted,
     );
   }
-  const timeout = parseTimeout(req.header.get("connect-timeout-ms"), Number.MAX_SAFE_INTEGER);
-  error ??= timeout.error;
+  const read = readConnectCallHeader(req, rpc);
+  error ??= read.error;
   const request = {
-    protocol: "connect" as const,
-    ...rpc,
-    authority: new URL(req.url).host,
-    metadata: metadataFromHeaders(req.header, connectProtocolHeaders),
-    timeoutMs: timeout.error === undefined ? capTimeout(timeout.timeoutMs) : undefined,
+    ...read.header,
     encoding,
     acceptEncoding: parseEncodingList(req.header.get("accept-encoding")),
-    signal: req.signal,
     codec: codecName === "json" ? ("json" as const) : ("proto" as const),
     readOnly: true,
     messages: single({ flags: encoding === identity ? 0 : compressedFlag, data }),
