@@ -1,3 +1,5 @@
+import { formatHostPort } from "../config/parse-host-port.ts";
+
 /**
  * One pod address a backend can send calls to. Endpoints are plain values:
  * two with the same `address` are the same endpoint, whichever discovery
@@ -13,6 +15,5 @@ export interface Endpoint {
 
 /** Makes an endpoint from a host (IPv6 without brackets) and a port. */
 export function createEndpoint(host: string, port: number): Endpoint {
-  const address = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-  return { address, host, port };
+  return { address: formatHostPort({ host, port }), host, port };
 }

@@ -1,4 +1,5 @@
-import type { DiscoveryConfig, GatewayConfig, HostPort } from "./gateway-config.ts";
+import type { DiscoveryConfig, GatewayConfig } from "./gateway-config.ts";
+import { formatHostPort } from "./parse-host-port.ts";
 
 /**
  * One line per listener, route and backend, for `edgegate check` and the
@@ -42,6 +43,3 @@ function describeDiscovery(discovery: DiscoveryConfig): string {
   }
 }
 
-function formatHostPort(address: HostPort): string {
-  return (address.host.includes(":") ? `[${address.host}]` : address.host) + `:${address.port}`;
-}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseHostPort } from "./parse-host-port.ts";
+import { formatHostPort, parseHostPort } from "./parse-host-port.ts";
 
 describe("parseHostPort", () => {
   it.each([
@@ -59,5 +59,13 @@ describe("parseHostPort", () => {
   ])("rejects %j", (text, problem) => {
     expect(() => parseHostPort(text)).toThrow(`invalid address ${JSON.stringify(text)}: `);
     expect(() => parseHostPort(text)).toThrow(problem);
+  });
+});
+
+describe("formatHostPort", () => {
+  it("is the inverse of parseHostPort, IPv6 in brackets", () => {
+    for (const text of ["127.0.0.1:8080", "[::1]:50051", "greet.shop.svc.cluster.local:443"]) {
+      expect(formatHostPort(parseHostPort(text))).toBe(text);
+    }
   });
 });

@@ -61,6 +61,15 @@ export function parseHostPort(text: string, options: ParseHostPortOptions = {}):
   return { host, port };
 }
 
+/**
+ * The inverse of {@link parseHostPort}: `host:port`, an IPv6 host in
+ * brackets (`[::1]:8080`), as endpoint identities, DNS server lists and logs
+ * write addresses.
+ */
+export function formatHostPort(address: HostPort): string {
+  return address.host.includes(":") ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}
+
 function invalid(text: string, problem: string): Error {
   return new Error(`invalid address ${JSON.stringify(text)}: ${problem}`);
 }

@@ -5,6 +5,7 @@ import type { Logger } from "../../log/logger.ts";
 import type { HostPort } from "../../config/gateway-config.ts";
 import type { ListenerLimits } from "../../runtime.ts";
 import type { NodeRequestHandler } from "./cleartext-listener.ts";
+import { formatHostPort } from "../../config/parse-host-port.ts";
 
 /** Node's own default for receiving a whole HTTP/1.1 request (headers and body). */
 const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
@@ -90,9 +91,8 @@ export function limitConnections(server: net.Server, address: () => HostPort, li
       burst.refresh();
       return;
     }
-    const { host, port } = address();
     log.warn("refusing connections over limits.maxConnections (logged once per burst)", {
-      listener: `${host}:${port}`,
+      listener: formatHostPort(address()),
       maxConnections: limits.maxConnections,
     });
     burst = setTimeout(() => (burst = undefined), DROP_BURST_MS).unref();

@@ -1,6 +1,7 @@
 import * as dns from "node:dns";
 import { isIP } from "node:net";
 import type { HostPort } from "../../config/gateway-config.ts";
+import { formatHostPort } from "../../config/parse-host-port.ts";
 import type { HostResolver } from "../../runtime.ts";
 
 /** Per query: one retry, two seconds each, so a dead DNS server costs a refresh a few seconds, not half a minute. */
@@ -52,18 +53,15 @@ export const resolveHost: HostResolver = async (host, servers) => {
 const resolvers = new Map<string, dns.promises.Resolver>();
 
 function resolverFor(servers: readonly HostPort[] | undefined): dns.promises.Resolver {
-  const key = servers?.map(formatServer).join(",") ?? "";
+  const key = servers?.map(formatHostPort).join(",") ?? "";
   let resolver = resolvers.get(key);
   if (resolver === undefined) {
     resolver = new dns.promises.Resolver(RESOLVER_OPTIONS);
     if (servers !== undefined) {
-      resolver.setServers(servers.map(formatServer));
+      resolver.setServers(servers.map(formatHostPort));
     }
     resolvers.set(key, resolver);
   }
   return resolver;
 }
 
-function formatServer(server: HostPort): string {
-  return server.host.includes(":") ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`;
-}
