@@ -125,6 +125,11 @@ export class EndpointSessions {
       return;
     }
     session.watched.add(h2);
+    // connect-node's session manager destroys a connection with an error when a pod's GOAWAY
+    // arrives with no stream open, sometimes after it has removed its own 'error' listener;
+    // unheard, that 'error' would be an uncaught exception that takes the gateway down.
+    // The manager learns of the failure through its state either way.
+    h2.on("error", () => {});
     h2.on("goaway", (_code: number, lastStreamId: number) => {
       this.goaways.set(h2, Math.min(lastStreamId, this.goaways.get(h2) ?? lastStreamId));
     });
