@@ -6,7 +6,7 @@ import type { BackendConfig } from "../config/gateway-config.ts";
 import type { EndpointSource } from "../discovery/endpoint-source.ts";
 import { HealthChecker } from "../health/health-checker.ts";
 import { createHealthProbe } from "../health/health-probe.ts";
-import { defaultSchedule, type Schedule } from "../health/schedule.ts";
+import { defaultSchedule, type Schedule } from "../time/schedule.ts";
 import type { Logger } from "../log/logger.ts";
 import type { BackendSchema } from "../schema/backend-schema.ts";
 import type { UpstreamContext } from "../upstream/call-upstream.ts";

@@ -5,6 +5,7 @@ import type { HostResolver } from "../runtime.ts";
 import { describeChange } from "./describe-change.ts";
 import { diffEndpoints } from "./diff-endpoints.ts";
 import type { EndpointChange, EndpointSource } from "./endpoint-source.ts";
+import { defaultSchedule, type Schedule } from "../time/schedule.ts";
 
 export interface DnsSourceOptions {
   readonly config: DnsDiscoveryConfig;
@@ -13,13 +14,9 @@ export interface DnsSourceOptions {
   /** Called when a lookup changed the set (for metrics). */
   readonly onChange?: () => void;
   /** Schedules the next lookup; returns its cancel function. */
-  readonly schedule?: (run: () => void, delayMs: number) => () => void;
+  readonly schedule?: Schedule;
 }
 
-const defaultSchedule = (run: () => void, delayMs: number) => {
-  const timer = setTimeout(run, delayMs);
-  return () => clearTimeout(timer);
-};
 
 /**
  * The `dns` discovery source: the A and AAAA records of a name, as a

@@ -2,7 +2,7 @@ import type { Endpoint } from "../balance/endpoint.ts";
 import type { HealthCheckConfig } from "../config/gateway-config.ts";
 import type { EndpointChange } from "../discovery/endpoint-source.ts";
 import type { Logger } from "../log/logger.ts";
-import type { Schedule } from "./schedule.ts";
+import type { Schedule } from "../time/schedule.ts";
 
 /** What one health check found. */
 export type HealthCheckResult = { readonly passed: true } | { readonly passed: false; readonly reason: string };

@@ -26,6 +26,7 @@ import { describeConnectFailure } from "../upstream/describe-connect-failure.ts"
 import { type BackendSchema, SchemaUnavailableError } from "./backend-schema.ts";
 import { buildFileRegistry } from "./build-file-registry.ts";
 import { podTransport } from "../upstream/pod-transport.ts";
+import { defaultSchedule, type Schedule } from "../time/schedule.ts";
 
 export interface BackendSchemaOptions {
   /** The backend's name, for messages and logs. */
@@ -40,7 +41,7 @@ export interface BackendSchemaOptions {
   readonly now: () => number;
   readonly log: Logger;
   /** Runs `run` once after `ms`; returns the cancel function. Default: setTimeout, unref'd where the runtime can. */
-  readonly schedule?: (run: () => void, ms: number) => () => void;
+  readonly schedule?: Schedule;
 }
 
 /** A miss (or a failed load) asks the sources again at most this often. */
@@ -322,11 +323,6 @@ export function createBackendSchema(options: BackendSchemaOptions): BackendSchem
 
 const emptyRegistry: FileRegistry = createFileRegistry();
 
-function defaultSchedule(run: () => void, ms: number): () => void {
-  const timer: unknown = setTimeout(run, ms);
-  (timer as { unref?: () => void }).unref?.();
-  return () => clearTimeout(timer as ReturnType<typeof setTimeout>);
-}
 
 function serviceNames(files: readonly DescFile[]): string[] {
   return files.flatMap((f) => f.services.map((s) => s.typeName));

@@ -6,6 +6,7 @@ import type { EndpointChange, EndpointSource } from "../endpoint-source.ts";
 import { ResilientInformer } from "./resilient-informer.ts";
 import { ServiceEndpoints } from "./service-endpoints.ts";
 import { type PortRef, sliceEndpoints } from "./slice-endpoints.ts";
+import type { Schedule } from "../../time/schedule.ts";
 
 /** The label that ties an EndpointSlice to its Service. */
 export const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
@@ -16,7 +17,7 @@ export interface NamespaceWatchOptions {
   readonly log: Logger;
   readonly backoff: Backoff;
   /** Schedules a retry; returns its cancel function. Injected so tests can control time. */
-  readonly schedule?: (run: () => void, delayMs: number) => () => void;
+  readonly schedule?: Schedule;
   /** Counts watch events and restarts, for metrics. */
   readonly events?: { readonly event: () => void; readonly restart: () => void };
 }

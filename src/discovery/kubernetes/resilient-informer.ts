@@ -12,6 +12,7 @@ import {
 import type { Logger } from "../../log/logger.ts";
 import type { Backoff } from "../backoff.ts";
 import { describeKubeError } from "./describe-kube-error.ts";
+import { defaultSchedule, type Schedule } from "../../time/schedule.ts";
 
 /** The longest the informer may wait before re-watching after a watch ended cleanly. */
 const MAX_REWATCH_DELAY_MS = 1_000;
@@ -29,7 +30,7 @@ export interface ResilientInformerOptions<T extends KubernetesObject> {
   readonly log: Logger;
   readonly backoff: Backoff;
   /** Schedules a retry; returns its cancel function. Injected so tests can control time. */
-  readonly schedule?: (run: () => void, delayMs: number) => () => void;
+  readonly schedule?: Schedule;
   /** An object was added or changed (`deleted` false) or deleted. */
   readonly onChange: (object: T, deleted: boolean) => void;
   /** The informer starts a watch: its list, if it made one, is in its cache. */
@@ -38,10 +39,6 @@ export interface ResilientInformerOptions<T extends KubernetesObject> {
   readonly events?: { readonly event: () => void; readonly restart: () => void };
 }
 
-const defaultSchedule = (run: () => void, delayMs: number) => {
-  const timer = setTimeout(run, delayMs);
-  return () => clearTimeout(timer);
-};
 
 /**
  * client-node's informer (`ListWatch`) made to last.
