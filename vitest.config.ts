@@ -1,12 +1,37 @@
 import { defineConfig } from "vitest/config";
 
+/** Suites that never start a gateway: they test the test doubles, or the schema loader in process on Node's runtime. */
+const withoutGateway = [
+  "test/e2e/fake-kube-api.test.ts",
+  "test/e2e/fake-dns-server.test.ts",
+  "test/e2e/test-pki.test.ts",
+  "test/e2e/pod-reflection.test.ts",
+  "test/e2e/backend-schema.test.ts",
+];
+
 export default defineConfig({
   test: {
-    include: ["src/**/*.spec.ts", "test/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // End-to-end suites bind real sockets and spawn buf; one file at a time per worker is plenty on 2 cores.
     fileParallelism: true,
     maxWorkers: 2,
+    projects: [
+      {
+        extends: true,
+        test: { name: "node", include: ["src/**/*.spec.ts", "test/**/*.test.ts"] },
+      },
+      {
+        // The same end-to-end suites again, with every gateway they start an
+        // `edgegate serve` process under Deno (test/support/gateway-runtime.ts).
+        extends: true,
+        test: {
+          name: "deno",
+          include: ["test/e2e/**/*.test.ts", "test/browser/**/*.test.ts", "test/fuzz/hostile-network.test.ts"],
+          exclude: withoutGateway,
+          env: { EDGEGATE_TEST_RUNTIME: "deno" },
+        },
+      },
+    ],
   },
 });

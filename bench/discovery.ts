@@ -99,7 +99,7 @@ async function withKube<T>(run: (api: FakeKubeApi, harness: Harness) => Promise<
 }
 
 function backendOf(harness: Harness) {
-  const backend = harness.gateway.backends.get("pods");
+  const backend = harness.inProcess?.backends.get("pods");
   if (backend === undefined) {
     throw new Error("the harness has no backend named pods");
   }
@@ -118,7 +118,7 @@ async function propagationUnderLoad(): Promise<{ figures: Figures[]; calls: numb
     const backend = backendOf(harness);
 
     put([a]);
-    await until("the gateway to sync", () => harness.gateway.ready() && backend.balancer.current().length === 1);
+    await until("the gateway to sync", () => harness.inProcess?.ready() === true && backend.balancer.current().length === 1);
 
     interface Pending {
       readonly t0: number;
@@ -245,7 +245,7 @@ async function propagationAtScale(): Promise<{ figures: Figures[] }> {
       );
     }
     const total = slices * SLICE_SIZE;
-    await until(`${total - 1} endpoints in the balancer`, () => harness.gateway.ready() && backend.balancer.current().length === total - 1);
+    await until(`${total - 1} endpoints in the balancer`, () => harness.inProcess?.ready() === true && backend.balancer.current().length === total - 1);
 
     let pending: { t0: number; balancer?: number; added: boolean } | undefined;
     const unsubscribe = backend.source.subscribe((change: EndpointChange) => {

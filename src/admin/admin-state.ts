@@ -2,6 +2,8 @@ import type { Backend } from "../backend/backend.ts";
 import type { RouteConfig } from "../config/gateway-config.ts";
 import type { AdminStateObserver, RecentError } from "../observe/admin-state.ts";
 import type { StoredCertificate } from "../tls/certificate-store.ts";
+import type { RetryBudgetState } from "../retry/retry-budget.ts";
+import { retryBudgetOf } from "../upstream/send-call.ts";
 
 /** What `/api/state` answers, and the admin page draws. */
 export interface AdminState {
@@ -25,6 +27,8 @@ export interface AdminBackend {
   /** Discovery has delivered the endpoint set at least once. */
   readonly synced: boolean;
   readonly endpoints: readonly AdminEndpoint[];
+  /** The retry budget, once a call has gone through the backend: calls active now, retries among them, tokens left. */
+  readonly retryBudget?: RetryBudgetState;
 }
 
 export interface AdminEndpoint {
@@ -93,6 +97,7 @@ export function adminState(sources: AdminStateSources): AdminState {
         };
       })
       .sort((a, b) => a.address.localeCompare(b.address)),
+    ...retryBudgetState(backend),
   }));
   const routes: AdminRoute[] = [
     ...sources.configRoutes.map((route, index) => ({
@@ -119,6 +124,11 @@ export function adminState(sources: AdminStateSources): AdminState {
     certificates,
     errors: sources.calls.recentErrors(),
   };
+}
+
+function retryBudgetState(backend: Backend): Pick<AdminBackend, "retryBudget"> {
+  const budget = retryBudgetOf(backend.balancer)?.state();
+  return budget === undefined ? {} : { retryBudget: budget };
 }
 
 function round(rate: number): number {

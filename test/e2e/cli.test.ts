@@ -9,15 +9,13 @@ import { startPod, type Pod } from "../../src/adapter/node/start-pod.ts";
 import { greetRoutes } from "../../src/demo/greet-service.ts";
 import { GreetService } from "../../src/gen/greet/v1/greet_pb.ts";
 import { endpointSlice, startFakeKubeApi } from "../support/fake-kube-api.ts";
+import { edgegateCommand } from "../support/gateway-runtime.ts";
 
-const root = new URL("../..", import.meta.url).pathname;
-const bin = join(root, "bin/edgegate.js");
-// The pinned Node from the `node` package, as npm scripts and npx use it.
-const node = join(root, "node_modules/.bin/node");
 
 function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(node, [bin, ...args], { timeout: 20_000 }, (error, stdout, stderr) => {
+    const command = edgegateCommand(args);
+    execFile(command.file, command.args, { timeout: 20_000 }, (error, stdout, stderr) => {
       resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 1, stdout, stderr });
     });
   });
@@ -26,7 +24,8 @@ function run(args: string[]): Promise<{ code: number; stdout: string; stderr: st
 /** Starts `edgegate serve` and resolves once it has logged its listeners. */
 function serve(config: string): Promise<{ child: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(node, [bin, "serve", "--config", config], { stdio: ["ignore", "pipe", "pipe"] });
+    const command = edgegateCommand(["serve", "--config", config]);
+    const child = spawn(command.file, command.args, { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout?.on("data", (chunk: Buffer) => {
       out += chunk.toString();

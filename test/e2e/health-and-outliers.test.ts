@@ -1,7 +1,7 @@
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { type Pod, startPod } from "../../src/adapter/node/start-pod.ts";
-import type { Backend } from "../../src/backend/backend.ts";
+import type { AdminEndpoint } from "../../src/admin/admin-state.ts";
 import { GreetService } from "../../src/gen/greet/v1/greet_pb.ts";
 import { HealthCheckResponse_ServingStatus as Status } from "../../src/gen/grpc/health/v1/health_pb.ts";
 import { ProbeService } from "../../src/gen/probe/v1/probe_pb.ts";
@@ -17,17 +17,16 @@ afterEach(async () => {
   await Promise.all(extraPods.splice(0).map((p) => p.close()));
 });
 
-/** The gateway's backend "pods", whose balancer the tests look into. */
-function backendOf(h: Harness): Backend {
-  return h.gateway.backends.get("pods") as Backend;
+/** The endpoints of the gateway's backend "pods", as its admin API reports them. */
+async function endpointsOf(h: Harness): Promise<readonly AdminEndpoint[]> {
+  return (await h.gateway.state()).backends.find((b) => b.name === "pods")?.endpoints ?? [];
 }
 
 /** Addresses of the backend's endpoints in a given state now. */
-function endpointsWhere(h: Harness, state: "unhealthy" | "ejected"): string[] {
-  return backendOf(h)
-    .balancer.states()
-    .filter((s) => (state === "ejected" ? s.ejectedUntil !== undefined : s.health === "unhealthy"))
-    .map((s) => s.endpoint.address)
+async function endpointsWhere(h: Harness, state: "unhealthy" | "ejected"): Promise<string[]> {
+  return (await endpointsOf(h))
+    .filter((e) => e.state === state)
+    .map((e) => e.address)
     .sort();
 }
 
@@ -79,7 +78,7 @@ describe("active health checks", () => {
 
     setPodHealth("pod-b", Status.NOT_SERVING);
     const flipped = Date.now();
-    await vi.waitFor(() => expect(endpointsWhere(h, "unhealthy")).toEqual([podB]), { timeout: 3_000, interval: 20 });
+    await vi.waitFor(async () => expect(await endpointsWhere(h, "unhealthy")).toEqual([podB]), { timeout: 3_000, interval: 20 });
     // Two failed checks 200 ms (± 10 %) apart, the first within an interval of the flip.
     expect(Date.now() - flipped).toBeLessThan(1_000);
     const during = await podsOf(h, 12);
@@ -87,7 +86,7 @@ describe("active health checks", () => {
     expect(new Set(during)).toEqual(new Set(["pod-a", "pod-c"]));
 
     setPodHealth("pod-b", Status.SERVING);
-    await vi.waitFor(() => expect(endpointsWhere(h, "unhealthy")).toEqual([]), { timeout: 3_000, interval: 20 });
+    await vi.waitFor(async () => expect(await endpointsWhere(h, "unhealthy")).toEqual([]), { timeout: 3_000, interval: 20 });
     expect(new Set(await podsOf(h, 6))).toEqual(new Set(["pod-a", "pod-b", "pod-c"]));
   });
 
@@ -96,13 +95,13 @@ describe("active health checks", () => {
     const podC = address(h.pods[2] as Pod);
     setPodHealth("pod-c", "hang");
     const hung = Date.now();
-    await vi.waitFor(() => expect(endpointsWhere(h, "unhealthy")).toEqual([podC]), { timeout: 3_000, interval: 20 });
+    await vi.waitFor(async () => expect(await endpointsWhere(h, "unhealthy")).toEqual([podC]), { timeout: 3_000, interval: 20 });
     // Up to an interval to the first check, then two timeouts of 100 ms with an interval between them.
     expect(Date.now() - hung).toBeLessThan(1_500);
     expect(await podsOf(h, 9)).not.toContain("pod-c");
 
     setPodHealth("pod-c", Status.SERVING);
-    await vi.waitFor(() => expect(endpointsWhere(h, "unhealthy")).toEqual([]), { timeout: 3_000, interval: 20 });
+    await vi.waitFor(async () => expect(await endpointsWhere(h, "unhealthy")).toEqual([]), { timeout: 3_000, interval: 20 });
   });
 
   it("still sends calls when every pod is unhealthy (panic mode)", async () => {
@@ -110,7 +109,7 @@ describe("active health checks", () => {
     for (const name of ["pod-a", "pod-b", "pod-c"]) {
       setPodHealth(name, Status.NOT_SERVING);
     }
-    await vi.waitFor(() => expect(endpointsWhere(h, "unhealthy")).toHaveLength(3), { timeout: 3_000, interval: 20 });
+    await vi.waitFor(async () => expect(await endpointsWhere(h, "unhealthy")).toHaveLength(3), { timeout: 3_000, interval: 20 });
     expect(new Set(await podsOf(h, 6))).toEqual(new Set(["pod-a", "pod-b", "pod-c"]));
   });
 });
@@ -144,7 +143,7 @@ describe("passive outlier ejection", () => {
     // Round robin: every third call lands on pod-x, so nine calls bring its three failures.
     const first = await Promise.all([0, 1, 2, 3, 4, 5, 6, 7, 8].map(() => probe(h)));
     expect(first.filter((r) => r === "Unavailable")).toHaveLength(3);
-    expect(endpointsWhere(h, "ejected")).toEqual([address(failing)]);
+    expect(await endpointsWhere(h, "ejected")).toEqual([address(failing)]);
     const ejectedAt = Date.now();
 
     const meanwhile: string[] = [];
@@ -155,14 +154,14 @@ describe("passive outlier ejection", () => {
     expect(new Set(meanwhile)).toEqual(new Set(["pod-a", "pod-b"]));
 
     // Back after 1 s: it gets calls (and fails them) again, and the second ejection lasts twice as long.
-    await vi.waitFor(() => expect(endpointsWhere(h, "ejected")).toEqual([]), { timeout: 3_000, interval: 20 });
+    await vi.waitFor(async () => expect(await endpointsWhere(h, "ejected")).toEqual([]), { timeout: 3_000, interval: 20 });
     expect(Date.now() - ejectedAt).toBeGreaterThanOrEqual(950);
     const again: string[] = [];
-    while (endpointsWhere(h, "ejected").length === 0 && again.length < 30) {
+    while ((await endpointsWhere(h, "ejected")).length === 0 && again.length < 30) {
       again.push(await probe(h));
     }
     expect(again.filter((r) => r === "Unavailable")).toHaveLength(3);
-    const until = backendOf(h).balancer.states().find((s) => s.ejectedUntil !== undefined)?.ejectedUntil ?? 0;
+    const until = (await endpointsOf(h)).find((e) => e.ejectedUntil !== undefined)?.ejectedUntil ?? 0;
     expect(until - Date.now()).toBeGreaterThan(1_200);
   });
 
@@ -187,7 +186,7 @@ describe("passive outlier ejection", () => {
     const started = Date.now();
     while (Date.now() - started < 2_000 && !(everEjected.size === 2 && results.length > 60)) {
       results.push(await probe(h));
-      const ejected = endpointsWhere(h, "ejected");
+      const ejected = await endpointsWhere(h, "ejected");
       mostAtOnce = Math.max(mostAtOnce, ejected.length);
       for (const endpoint of ejected) {
         everEjected.add(endpoint);

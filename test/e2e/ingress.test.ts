@@ -306,7 +306,7 @@ describe("kubernetes Ingress as the route source", () => {
     // The informers retry with backoff while the API server is down.
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(await readyz()).toBe(503);
-    expect(harness.gateway.ready()).toBe(false);
+    expect(await harness.gateway.ready()).toBe(false);
 
     await api.start();
     let status = 503;

@@ -1,3 +1,4 @@
+import { inProcessOnly, unlessOnDeno } from "../support/deno-gaps.ts";
 import { createClient } from "@connectrpc/connect";
 import { type Attributes, type Span, type SpanOptions, trace, type Tracer, type TracerProvider } from "@opentelemetry/api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -52,7 +53,7 @@ describe("tracing", () => {
     trace.disable();
   });
 
-  it("adds a span per call with the endpoint chosen, and passes traceparent and tracestate to the pod unchanged", async () => {
+  unlessOnDeno(inProcessOnly)("adds a span per call with the endpoint chosen, and passes traceparent and tracestate to the pod unchanged", async () => {
     const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     const client = createClient(ProbeService, createTransport("grpc", harness.baseUrl));
     const answer = await client.probe({ tag: "traced" }, { headers: { traceparent, tracestate: "vendor=value" } });
@@ -75,7 +76,7 @@ describe("tracing", () => {
     });
   });
 
-  it("marks a failed call's span as an error", async () => {
+  unlessOnDeno(inProcessOnly)("marks a failed call's span as an error", async () => {
     const client = createClient(GreetService, createTransport("connect-h1", harness.baseUrl));
     await client.greet({ name: "ok" });
     const probe = createClient(ProbeService, createTransport("connect-h1", harness.baseUrl));

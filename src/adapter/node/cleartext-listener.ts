@@ -5,6 +5,7 @@ import type { HostPort } from "../../config/gateway-config.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { ListenerLimits } from "../../runtime.ts";
 import { createClientConnections, http1Options, http2Settings, limitConnections, limitHeaderList } from "./client-connections.ts";
+import { keepParserOnDataEvents } from "./deno-compat.ts";
 import { listenOn } from "./listen-on.ts";
 
 /** A request handler that both Node's HTTP/1.1 and HTTP/2 compatibility servers can call. */
@@ -66,6 +67,11 @@ export async function listenCleartext(
   // that listen themselves; this one is handed its connections, so the watch
   // is started the way listening would start it.
   h1.emit("listening");
+  // The HTTP/1.1 server never binds a port itself, so it is not `listening`;
+  // Deno's node:http (2.9) then closes every connection after its first
+  // response (it takes an idle server for one shutting down), which ends
+  // keep-alive. It listens, through `server`, until the listener closes.
+  Object.defineProperty(h1, "listening", { get: () => !connections.closing });
   const h2 = http2.createServer({ settings: http2Settings(limits) }, limitHeaderList(handler, limits));
   h2.on("session", (session: http2.ServerHttp2Session) => connections.session(session));
   /** Connections whose protocol is not known yet. */
@@ -90,6 +96,7 @@ export async function listenCleartext(
       undecided.delete(socket);
       if (!isHttp2) {
         connections.http1(socket);
+        keepParserOnDataEvents(socket);
       }
       (isHttp2 ? h2 : h1).emit("connection", socket);
     });
