@@ -40,7 +40,7 @@ export const denoGaps = {
   http1Limits: {
     id: "http1-limits",
     what:
-      "node:http ignores maxHeaderSize (no 431), the TLS listener's HTTP/1.1 headersTimeout (no 408), and net.Server emits no 'drop' " +
+      "the TLS listener's HTTP/1.1 connections do not time out on unfinished headers (no 408), and net.Server emits no 'drop' " +
       "event for connections over maxConnections (they are refused, but not logged)",
   },
   tlsCloseKeepsAccepting: {
@@ -70,9 +70,11 @@ export const inProcessOnly: DenoGap = {
  * `it`, or, when the gateway under test runs on Deno and `gap` affects the
  * test, `it.skip` with the gap in the title (the reporter lists it as
  * skipped, by that name) and a line on stdout saying what is skipped and why.
+ * `EDGEGATE_RUN_DENO_GAPS=1` runs them anyway, to see whether a newer Deno
+ * has closed a gap.
  */
 export function unlessOnDeno(...gaps: readonly DenoGap[]): typeof it {
-  if (gatewayRuntime !== "deno" || gaps.length === 0) {
+  if (gatewayRuntime !== "deno" || gaps.length === 0 || process.env.EDGEGATE_RUN_DENO_GAPS === "1") {
     return it;
   }
   const names = gaps.map((g) => g.id).join(", ");

@@ -62,7 +62,7 @@ export async function listenCleartext(
   const connections = createClientConnections(limits);
   const h1 = http.createServer(http1Options(limits));
   h1.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => connections.request(req, res));
-  h1.on("request", handler);
+  h1.on("request", limitHeaderList(handler, limits));
   // Node watches HTTP/1.1 request times (headersTimeout) only for servers
   // that listen themselves; this one is handed its connections, so the watch
   // is started the way listening would start it.

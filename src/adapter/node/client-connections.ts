@@ -49,15 +49,23 @@ export function http2Settings(limits: ListenerLimits): http2.Settings {
 const NGHTTP2_SAFE_HEADER_LIST_SIZE = 65_535;
 
 /**
- * The HTTP/2 header list limit, enforced here rather than by nghttp2 (see
- * http2Settings): a stream over it is reset with ENHANCE_YOUR_CALM and never
- * reaches `handler`. The size
- * is counted as RFC 9113 §6.5.2 does: name and value octets, plus 32 a field.
+ * The header list limit, enforced here rather than by nghttp2 (see
+ * http2Settings): an HTTP/2 stream over it is reset with ENHANCE_YOUR_CALM
+ * and never reaches `handler`. HTTP/1.1 requests over it are answered 431
+ * and their connection closed; Node's parser (`maxHeaderSize`) refuses them
+ * before they get here, Deno's (2.9) does not. The size is counted as
+ * RFC 9113 §6.5.2 does: name and value octets, plus 32 a field.
  */
 export function limitHeaderList(handler: NodeRequestHandler, limits: ListenerLimits): NodeRequestHandler {
   return (req, res) => {
-    if ("stream" in res && headerListSize(req.rawHeaders) > limits.maxHeaderListBytes) {
-      res.stream.close(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+    if (headerListSize(req.rawHeaders) > limits.maxHeaderListBytes) {
+      if ("stream" in res) {
+        res.stream.close(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+      } else {
+        req.resume();
+        res.writeHead(431, { connection: "close", "content-length": "0" });
+        res.end();
+      }
       return;
     }
     handler(req, res);

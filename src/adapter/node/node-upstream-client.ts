@@ -140,7 +140,7 @@ async function* checkReset(
     throw (ours() ? undefined : await resetOf(view)) ?? e;
   }
   if (!response.trailer.has("grpc-status") && !ours()) {
-    const reset = await resetOf(view);
+    const reset = await resetOf(view, false);
     if (reset !== undefined) {
       throw reset;
     }
@@ -149,10 +149,11 @@ async function* checkReset(
 
 /**
  * Waits for the stream to close (it is ending) and maps its RST_STREAM code;
- * a stream that died with its connection is Unavailable, whatever code the
- * runtime closed it with locally.
+ * a stream that died with its connection is Unavailable, whatever code (or
+ * none) the runtime closed it with locally. `failed`: the stream's body or
+ * request failed, rather than ended without a status.
  */
-async function resetOf(view: StreamView | undefined) {
+async function resetOf(view: StreamView | undefined, failed = true) {
   const stream = view?.stream;
   if (stream === undefined) {
     return undefined;
@@ -163,9 +164,26 @@ async function resetOf(view: StreamView | undefined) {
       setTimeout(resolve, 1_000).unref();
     });
   }
+  const connection = view?.connection;
   const reset = h2ResetError(stream.rstCode);
-  if (reset !== undefined && view?.connection?.destroyed === true) {
+  const refused = stream.rstCode === REFUSED_STREAM; // never processed: retried as it is, at once
+  if (!refused && connection !== undefined && !connection.destroyed && (failed || reset !== undefined)) {
+    // Deno (2.9) closes the streams of a connection the pod dropped before
+    // the session itself, and without a reset code: give the session a
+    // moment to say it is gone. Node has destroyed it by now.
+    await new Promise<void>((resolve) => {
+      connection.once("close", () => resolve());
+      setTimeout(resolve, CONNECTION_LOSS_WAIT_MS).unref();
+    });
+  }
+  if (connection?.destroyed === true && (failed || reset !== undefined)) {
     return new ConnectError("connection to upstream lost", Code.Unavailable);
   }
   return reset;
 }
+
+/** RST_STREAM REFUSED_STREAM (RFC 9113 §7). */
+const REFUSED_STREAM = 0x7;
+
+/** How long a failed stream waits for its connection to close, to tell a lost connection from a reset stream. */
+const CONNECTION_LOSS_WAIT_MS = 50;
