@@ -43,10 +43,6 @@ export const denoGaps = {
       "the TLS listener's HTTP/1.1 connections do not time out on unfinished headers (no 408), and net.Server emits no 'drop' " +
       "event for connections over maxConnections (they are refused, but not logged)",
   },
-  tlsCloseKeepsAccepting: {
-    id: "tls-close-keeps-accepting",
-    what: "a TLS server (node:http2 createSecureServer) keeps accepting connections after close() during a graceful shutdown",
-  },
   upstreamDropCodes: {
     id: "upstream-drop-codes",
     what:
