@@ -23,10 +23,69 @@ export class ChildProcesses {
     });
   }
 
+  /**
+   * Starts any command (not only `node`) in the repository, optionally pinned
+   * to CPUs with `taskset -c` (which execs the command, so the PID is the
+   * command's own), and resolves with the first stdout or stderr line
+   * matching `ready`. Other output is dropped unless `echo` is set.
+   */
+  startCommand(
+    command: string,
+    args: readonly string[],
+    ready: RegExp,
+    options: { readonly cpus?: string | undefined; readonly echo?: boolean; readonly onSpawn?: (pid: number) => void } = {},
+  ): Promise<{ match: RegExpExecArray; pid: number }> {
+    const [file, argv] = options.cpus === undefined ? [command, [...args]] : ["taskset", ["-c", options.cpus, command, ...args]];
+    const child = spawn(file, argv, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    this.children.push(child);
+    options.onSpawn?.(child.pid ?? 0);
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const tail: string[] = [];
+      const onLine = (line: string) => {
+        if (options.echo === true) console.error(line);
+        if (settled) return;
+        tail.push(line);
+        if (tail.length > 20) tail.shift();
+        const match = ready.exec(line);
+        if (match !== null) {
+          settled = true;
+          resolve({ match, pid: child.pid ?? 0 });
+        }
+      };
+      createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", onLine);
+      createInterface({ input: child.stderr as NodeJS.ReadableStream }).on("line", onLine);
+      child.once("error", (error) => {
+        if (!settled) reject(error);
+      });
+      child.once("exit", (code, signal) => {
+        if (!settled) reject(new Error(`${file} ${argv.join(" ")} exited with ${code ?? signal} before it was ready:\n${tail.join("\n")}`));
+      });
+    });
+  }
+
   stopAll(): void {
     for (const child of this.children) {
       child.kill("SIGTERM");
     }
+  }
+
+  /** SIGTERM to every child still running, SIGKILL to those still there after `graceMs`; resolves when all are gone. */
+  async stopAllAndWait(graceMs = 3000): Promise<void> {
+    const running = this.children.filter((c) => c.exitCode === null && c.signalCode === null);
+    await Promise.all(
+      running.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+            child.once("exit", () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            child.kill("SIGTERM");
+          }),
+      ),
+    );
   }
 }
 
