@@ -4,7 +4,9 @@
 // Node writes the profile, and prints the self time by function and by
 // package or source folder.
 //
-//   node bench/profile.ts [--seconds 10] [--protocol grpc|connect] [--top 30]
+//   node bench/profile.ts [--seconds 10] [--protocol grpc|connect] [--top 30] [--access-log]
+//
+// The access log is off unless asked for, as in `npm run bench`.
 //
 // The profile is left in a temporary directory (printed), to open in
 // Chrome DevTools or speedscope.
@@ -22,11 +24,13 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "10" },
     protocol: { type: "string", default: "grpc" },
     top: { type: "string", default: "30" },
+    "access-log": { type: "boolean", default: false },
   },
 });
 const seconds = Number(values.seconds);
 const top = Number(values.top);
 const grpc = values.protocol === "grpc";
+const accessLog = values["access-log"];
 
 interface ProfileNode {
   readonly id: number;
@@ -91,7 +95,8 @@ try {
   const config = join(dir, "gateway.yaml");
   await writeFile(
     config,
-    `listeners:\n  - address: 127.0.0.1:0\nlimits:\n  maxConnections: 100000\nroutes:\n  - backend: greet\n` +
+    `listeners:\n  - address: 127.0.0.1:0\nlimits:\n  maxConnections: 100000\n  maxConcurrentStreams: 1000\naccessLog:\n  enabled: ${accessLog}\n` +
+      `routes:\n  - backend: greet\n` +
       `backends:\n  - name: greet\n    discovery:\n      static:\n        endpoints: ${JSON.stringify(pods)}\n`,
   );
   const { match, pid } = await children.start(

@@ -1,13 +1,15 @@
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import type { UniversalHandlerFn } from "@connectrpc/connect/protocol";
-import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
+import { universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { NodeRequestHandler } from "./cleartext-listener.ts";
+import { universalRequestFromNode } from "./universal-request.ts";
 
 /**
  * Adapts the gateway's web-standard handler to Node's request/response
- * objects with connect-node's own converters (they carry HTTP/2 reset codes
- * into the abort signal and write trailers). Whatever fails here is answered
+ * objects: the request through `universalRequestFromNode` (HTTP/2 reset codes
+ * into the abort signal), the response with connect-node's own converter
+ * (it writes trailers). Whatever fails here is answered
  * or the stream reset — it never reaches the process.
  */
 export function createNodeRequestHandler(
@@ -30,7 +32,7 @@ export function createNodeRequestHandler(
       reject(req, res, invalid);
       return;
     }
-    const request = universalRequestFromNodeRequest(req, res, undefined, undefined);
+    const request = universalRequestFromNode(req, res);
     const response = await handle(request);
     await universalResponseToNodeResponse(response, res);
   }
