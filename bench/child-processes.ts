@@ -97,6 +97,31 @@ export interface BenchGateway {
 }
 
 /**
+ * The benchmarks' gateway config: one backend `greet` over the pods, every
+ * call routed to it, the listeners given (YAML lines under `listeners:`),
+ * extra lines for the backend (indented under it) and at the top level.
+ */
+export function benchGatewayYaml(
+  pods: readonly string[],
+  options: { readonly listeners: readonly string[]; readonly backend?: readonly string[]; readonly top?: readonly string[] },
+): string {
+  return [
+    "listeners:",
+    ...options.listeners,
+    "routes:",
+    "  - backend: greet",
+    "backends:",
+    "  - name: greet",
+    "    discovery:",
+    "      static:",
+    `        endpoints: ${JSON.stringify(pods)}`,
+    ...(options.backend ?? []),
+    ...(options.top ?? []),
+    "",
+  ].join("\n");
+}
+
+/**
  * Starts three pods (bench/pods.ts) and `edgegate serve` in front of them,
  * with the listeners given (YAML lines under `listeners:`) and extra lines
  * for the backend (indented under it, e.g. its `schemas`).
@@ -109,19 +134,7 @@ export async function startPodsAndGateway(
   const { writeFile } = await import("node:fs/promises");
   const { match: podsMatch } = await children.start(["bench/pods.ts", "3"], /^(\[.*\])$/);
   const pods = JSON.parse(podsMatch[1] ?? "[]") as string[];
-  const config = [
-    "listeners:",
-    ...options.listeners,
-    "routes:",
-    "  - backend: greet",
-    "backends:",
-    "  - name: greet",
-    "    discovery:",
-    "      static:",
-    `        endpoints: ${JSON.stringify(pods)}`,
-    ...(options.backend ?? []),
-    "",
-  ].join("\n");
+  const config = benchGatewayYaml(pods, options);
   await writeFile(configFile, config);
   const listening = new RegExp(`"listeners":\\[${options.listeners.filter((l) => l.includes("address:")).map(() => '"127\\.0\\.0\\.1:(\\d+)"').join(",")}\\]`);
   const { match, pid } = await children.start(["bin/edgegate.js", "serve", "--config", configFile], listening);

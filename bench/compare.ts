@@ -45,7 +45,7 @@ import { parseArgs } from "node:util";
 import { ChildProcesses } from "./child-processes.ts";
 import { probeKeepAlive } from "./http1-keepalive.ts";
 import { type DiscoveryFigure, runDiscoveryBench, stopDiscoveryBench } from "./discovery-propagation.ts";
-import { type H2loadResult, runH2load, stopRunningH2load } from "./h2load.ts";
+import { type H2loadResult, h2loadVersion, runH2load, stopRunningH2load } from "./h2load.ts";
 import { type IdleFigures, measureIdleConnections } from "./idle-connections.ts";
 import { cpuSeconds, machineBusySeconds, median, memoryKb, resetPeakRss } from "./measure.ts";
 import { type Placement, type System, startPods, startSystems, taskset, versions } from "./systems.ts";
@@ -80,6 +80,10 @@ const SKIP = new Set(list(flags.skip));
 const SMOKE = SECONDS < 2;
 const IDLE_COUNTS = list(flags.idle ?? (SMOKE ? "1000" : "1000,10000")).map(Number);
 if (flags["no-discovery"] === true || (flags.discovery === undefined && SMOKE)) SKIP.add("discovery");
+if (h2loadVersion() === undefined) {
+  console.error("npm run bench needs h2load as its load generator: apt-get install -y nghttp2-client (nginx rows also want nginx-light)");
+  process.exit(1);
+}
 const pinned = !flags["no-pin"] && taskset();
 const placement: Placement = pinned ? { sut: "0", load: "1" } : { sut: undefined, load: undefined };
 const MAX_CONNECTIONS = Math.max(20_000, ...IDLE_COUNTS.map((n) => n + 2000));

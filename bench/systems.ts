@@ -5,7 +5,7 @@ import { execFile, execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { ChildProcesses } from "./child-processes.ts";
+import { benchGatewayYaml, type ChildProcesses } from "./child-processes.ts";
 import { findNginx, nginxVersion, startNginx } from "./nginx.ts";
 import type { SystemKey } from "./workloads.ts";
 
@@ -46,28 +46,19 @@ export async function startPods(children: ChildProcesses, count: number, cpus: s
 
 /** The gateway's config for the benchmark: limits raised, access log off (nginx runs with access_log off too). */
 export function gatewayConfig(pods: readonly string[], descriptorSet: string, maxConnections: number): string {
-  return [
-    "listeners:",
-    "  - address: 127.0.0.1:0",
-    "routes:",
-    "  - backend: greet",
-    "backends:",
-    "  - name: greet",
-    "    discovery:",
-    "      static:",
-    `        endpoints: ${JSON.stringify(pods)}`,
-    "    schemas:",
-    "      reflection: false",
-    `      descriptorSets: [${JSON.stringify(descriptorSet)}]`,
-    "limits:",
-    "  maxConcurrentStreams: 1000",
-    `  maxConnections: ${maxConnections}`,
-    "  headersTimeout: 10m",
-    "  idleTimeout: 30m",
-    "accessLog:",
-    "  enabled: false",
-    "",
-  ].join("\n");
+  return benchGatewayYaml(pods, {
+    listeners: ["  - address: 127.0.0.1:0"],
+    backend: ["    schemas:", "      reflection: false", `      descriptorSets: [${JSON.stringify(descriptorSet)}]`],
+    top: [
+      "limits:",
+      "  maxConcurrentStreams: 1000",
+      `  maxConnections: ${maxConnections}`,
+      "  headersTimeout: 10m",
+      "  idleTimeout: 30m",
+      "accessLog:",
+      "  enabled: false",
+    ],
+  });
 }
 
 /** `buf build` of proto/ (the pods serve no reflection; the gateway's schema for JSON comes from this file). */
