@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { denoGaps, unlessOnDeno } from "../support/deno-gaps.ts";
 import * as diagnostics from "node:diagnostics_channel";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -825,7 +826,8 @@ describe("schema-aware gateway: a pod redeployed with a new service", () => {
     await pod?.close();
   });
 
-  it("a JSON call to the new method is unimplemented before and works after the redeploy", async () => {
+  // The redeploy closes the pod with a GOAWAY while the gateway's session to it is open.
+  unlessOnDeno(denoGaps.goawayAbort)("a JSON call to the new method is unimplemented before and works after the redeploy", async () => {
     const transport = connectTransport(harness.baseUrl, { json: true, httpVersion: "2" });
     const greet = createClient(GreetService, transport);
     const probe = createClient(ProbeService, transport);

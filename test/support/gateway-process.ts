@@ -16,6 +16,8 @@ export interface GatewayProcess {
   readonly logs: string[];
   /** Resolves with the exit code (or the signal's name) once the process has exited. */
   readonly exited: Promise<number | string>;
+  /** Set once `stopGatewayProcess` has signalled it: an exit before that is a crash, and is reported. */
+  stopping: boolean;
 }
 
 /** How long a gateway process may take to log "edgegate started" (Deno compiles the sources on a cold cache). */
@@ -58,7 +60,14 @@ export async function startGatewayProcess(config: unknown, runtime: GatewayRunti
   }
   const listeners = (line.listeners as string[]).map((a) => parseHostPort(a, { allowZero: true }));
   const admin = typeof line.admin === "string" ? parseHostPort(line.admin, { allowZero: true }) : undefined;
-  return { child, listeners, admin, logs, exited };
+  const gateway: GatewayProcess = { child, listeners, admin, logs, exited, stopping: false };
+  void exited.then((code) => {
+    if (!gateway.stopping) {
+      // Calls to it now fail with ECONNREFUSED; say why, where the test's failure is read.
+      console.error(`edgegate (${runtime}) exited with ${code} while the test was running; its last lines:\n${logs.slice(-5).join("\n")}`);
+    }
+  });
+  return gateway;
 }
 
 /**
@@ -70,6 +79,7 @@ export async function stopGatewayProcess(gateway: GatewayProcess, patienceMs: nu
   if (gateway.child.exitCode !== null || gateway.child.signalCode !== null) {
     return gateway.exited;
   }
+  gateway.stopping = true;
   gateway.child.kill("SIGTERM");
   const later = (ms: number, then: () => void) => {
     const timer = setTimeout(then, ms);
