@@ -35,6 +35,7 @@
 //     --only LIST        workload keys to run (grpc-small,grpc-16k,connect-h2,connect-h1,grpcweb-h2,grpcweb-h1,json-h2,json-h1,stream; default all)
 //     --skip LIST        any of nginx, node, deno, halfload, idle, discovery
 //     --no-pin           no taskset even when there is one
+//     --access-log       the gateways write their access log (one JSON line per call; default off, as nginx's)
 //   Smoke run (~1.5 min): node bench/compare.ts --seconds 1 --runs 1
 //   Default run (~15 min): node bench/compare.ts
 import { writeFileSync } from "node:fs";
@@ -64,6 +65,7 @@ const { values: flags } = parseArgs({
     only: { type: "string", default: "" },
     skip: { type: "string", default: "" },
     "no-pin": { type: "boolean", default: false },
+    "access-log": { type: "boolean", default: false },
     discovery: { type: "boolean" },
     "no-discovery": { type: "boolean" },
   },
@@ -245,7 +247,7 @@ try {
   log(`edgegate compare: ${chosen.length} workloads × 4 systems × ${RUNS} runs × (${WARMUP}+${SECONDS}) s, pinned: ${pinned}`);
   const { pods, pid: podsProcess } = await startPods(children, 3, placement.load);
   podsPid = podsProcess;
-  systems = await startSystems(children, { dir, pods, placement, maxConnections: MAX_CONNECTIONS, skip: SKIP });
+  systems = await startSystems(children, { dir, pods, placement, maxConnections: MAX_CONNECTIONS, skip: SKIP, accessLog: flags["access-log"] });
   const live = systems.filter((s) => s.skipped === undefined);
   log(`pods ${pods.join(" ")}; ${live.map((s) => `${s.key} :${s.port} pid ${s.pid}`).join(", ")}`);
 
@@ -361,7 +363,7 @@ try {
   );
   p(
     "systems: direct = one pod alone (connect-node h2c, its own process); nginx = grpc_pass to 3 pods (h2c, round robin, keepalive 256, 1 process, access_log off); " +
-      "edgegate = 3 pods, round robin, access log off, limits raised (maxConcurrentStreams 1000, maxConnections " +
+      `edgegate = 3 pods, round robin, access log ${flags["access-log"] ? "on" : "off"}, limits raised (maxConcurrentStreams 1000, maxConnections ` +
       `${MAX_CONNECTIONS}, headersTimeout 10m, idleTimeout 30m), JSON schema from a descriptor set`,
   );
   p(

@@ -44,8 +44,8 @@ export async function startPods(children: ChildProcesses, count: number, cpus: s
   return { pods: JSON.parse(match[1] ?? "[]") as string[], pid };
 }
 
-/** The gateway's config for the benchmark: limits raised, access log off (nginx runs with access_log off too). */
-export function gatewayConfig(pods: readonly string[], descriptorSet: string, maxConnections: number): string {
+/** The gateway's config for the benchmark: limits raised, access log off unless asked for (nginx runs with access_log off). */
+export function gatewayConfig(pods: readonly string[], descriptorSet: string, maxConnections: number, accessLog = false): string {
   return benchGatewayYaml(pods, {
     listeners: ["  - address: 127.0.0.1:0"],
     backend: ["    schemas:", "      reflection: false", `      descriptorSets: [${JSON.stringify(descriptorSet)}]`],
@@ -56,7 +56,7 @@ export function gatewayConfig(pods: readonly string[], descriptorSet: string, ma
       "  headersTimeout: 10m",
       "  idleTimeout: 30m",
       "accessLog:",
-      "  enabled: false",
+      `  enabled: ${accessLog}`,
     ],
   });
 }
@@ -79,6 +79,8 @@ export async function startSystems(
     readonly pods: readonly string[];
     readonly placement: Placement;
     readonly maxConnections: number;
+    /** The gateway's access log (off by default, as nginx runs with access_log off). */
+    readonly accessLog?: boolean;
     readonly skip: ReadonlySet<string>;
   },
 ): Promise<System[]> {
@@ -87,7 +89,7 @@ export async function startSystems(
   const descriptorSet = join(dir, "greet.binpb");
   await buildDescriptorSet(descriptorSet);
   const configFile = join(dir, "edgegate.yaml");
-  await writeFile(configFile, gatewayConfig(pods, descriptorSet, options.maxConnections));
+  await writeFile(configFile, gatewayConfig(pods, descriptorSet, options.maxConnections, options.accessLog));
   const skipped = (key: SystemKey, label: string, reason: string): System => ({ key, label, port: undefined, pid: 0, skipped: reason });
 
   const systems: System[] = [];
