@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,6 +9,7 @@ import { startPod, type Pod } from "../../src/adapter/node/start-pod.ts";
 import { greetRoutes } from "../../src/demo/greet-service.ts";
 import { GreetService } from "../../src/gen/greet/v1/greet_pb.ts";
 import { endpointSlice, startFakeKubeApi } from "../support/fake-kube-api.ts";
+import { startGatewayProcess, stopGatewayProcess } from "../support/gateway-process.ts";
 import { edgegateCommand } from "../support/gateway-runtime.ts";
 
 
@@ -18,24 +19,6 @@ function run(args: string[]): Promise<{ code: number; stdout: string; stderr: st
     execFile(command.file, command.args, { timeout: 20_000 }, (error, stdout, stderr) => {
       resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 1, stdout, stderr });
     });
-  });
-}
-
-/** Starts `edgegate serve` and resolves once it has logged its listeners. */
-function serve(config: string): Promise<{ child: ChildProcess; port: number }> {
-  return new Promise((resolve, reject) => {
-    const command = edgegateCommand(["serve", "--config", config]);
-    const child = spawn(command.file, command.args, { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    child.stdout?.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /"listeners":\["127\.0\.0\.1:(\d+)"\]/.exec(out);
-      if (match?.[1] !== undefined) {
-        resolve({ child, port: Number(match[1]) });
-      }
-    });
-    child.stderr?.on("data", (chunk: Buffer) => (out += chunk.toString()));
-    child.once("exit", (code) => reject(new Error(`edgegate exited with ${code}: ${out}`)));
   });
 }
 
@@ -60,7 +43,8 @@ describe("the edgegate command", () => {
       "ok.yaml",
       `listeners:\n  - address: 127.0.0.1:0\nroutes:\n  - services: ["greet.v1.GreetService"]\n    backend: greet\nbackends:\n  - name: greet\n    discovery:\n      static:\n        endpoints: [${endpoints}]\n`,
     );
-    const { child, port } = await serve(path);
+    const gateway = await startGatewayProcess(path);
+    const port = gateway.listeners[0]?.port ?? 0;
     try {
       const client = createClient(GreetService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` }));
       const seen = new Set<string>();
@@ -69,9 +53,7 @@ describe("the edgegate command", () => {
       }
       expect(seen).toEqual(new Set(["pod-a", "pod-b"]));
     } finally {
-      const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      expect(await exited).toBe(0);
+      expect(await stopGatewayProcess(gateway, 10_000)).toBe(0);
     }
   });
 
@@ -95,7 +77,8 @@ describe("the edgegate command", () => {
         `backends:\n  - name: greet\n    discovery:\n      kubernetes: { service: greet, port: grpc }\n` +
         `kubernetes:\n  kubeconfig: ./${kubeconfig.slice(dir.length + 1)}\n`,
     );
-    const { child, port } = await serve(path);
+    const gateway = await startGatewayProcess(path);
+    const port = gateway.listeners[0]?.port ?? 0;
     try {
       const client = createClient(GreetService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` }));
       await vi.waitFor(async () => expect((await client.greet({ name: "cli" })).pod).toBe("pod-a"));
@@ -111,9 +94,7 @@ describe("the edgegate command", () => {
       );
       await vi.waitFor(async () => expect((await client.greet({ name: "cli" })).pod).toBe("pod-b"));
     } finally {
-      const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      expect(await exited).toBe(0);
+      expect(await stopGatewayProcess(gateway, 10_000)).toBe(0);
       await api.close();
     }
   });

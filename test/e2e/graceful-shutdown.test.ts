@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import * as http2 from "node:http2";
 import * as https from "node:https";
@@ -21,7 +21,7 @@ import {
   type TransportName,
 } from "../support/harness.ts";
 import type { ProbeLog } from "../support/probe-service.ts";
-import { edgegateCommand } from "../support/gateway-runtime.ts";
+import { startGatewayProcess } from "../support/gateway-process.ts";
 import { createTestPki } from "../support/test-pki.ts";
 
 
@@ -223,7 +223,7 @@ describe("edgegate serve and SIGTERM", () => {
   });
   afterAll(() => pod?.close());
 
-  /** Starts `edgegate serve` with a 10 s grace period and resolves once it has logged its listener. */
+  /** Starts `edgegate serve` with a 10 s grace period; the tests signal it themselves. */
   async function serve(): Promise<{ child: ChildProcess; port: number; output: () => string }> {
     const config = join(dir, "gateway.yaml");
     await writeFile(
@@ -232,19 +232,9 @@ describe("edgegate serve and SIGTERM", () => {
         `backends:\n  - name: pods\n    discovery:\n      static:\n        endpoints: ["127.0.0.1:${pod.address.port}"]\n` +
         `shutdown:\n  gracePeriod: 10s\n`,
     );
-    const command = edgegateCommand(["serve", "--config", config]);
-    const child = spawn(command.file, command.args, { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    child.stderr?.on("data", (chunk: Buffer) => (out += chunk.toString()));
-    const port = await new Promise<number>((resolve, reject) => {
-      child.stdout?.on("data", (chunk: Buffer) => {
-        out += chunk.toString();
-        const match = /"listeners":\["127\.0\.0\.1:(\d+)"\]/.exec(out);
-        if (match?.[1] !== undefined) resolve(Number(match[1]));
-      });
-      child.once("exit", (code) => reject(new Error(`edgegate exited with ${code}: ${out}`)));
-    });
-    return { child, port, output: () => out };
+    const gateway = await startGatewayProcess(config);
+    gateway.stopping = true;
+    return { child: gateway.child, port: gateway.listeners[0]?.port ?? 0, output: () => gateway.logs.join("\n") };
   }
 
   it("a call in flight completes, then the process exits 0, well within the grace period", async () => {

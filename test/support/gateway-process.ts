@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { HostPort } from "../../src/config/gateway-config.ts";
 import { parseHostPort } from "../../src/config/parse-host-port.ts";
-import { edgegateCommand, type GatewayRuntime } from "./gateway-runtime.ts";
+import { edgegateCommand, type GatewayRuntime, gatewayRuntime } from "./gateway-runtime.ts";
 
 /** An `edgegate serve` process the tests started, and what it wrote. */
 export interface GatewayProcess {
@@ -16,24 +16,27 @@ export interface GatewayProcess {
   readonly logs: string[];
   /** Resolves with the exit code (or the signal's name) once the process has exited. */
   readonly exited: Promise<number | string>;
-  /** Set once `stopGatewayProcess` has signalled it: an exit before that is a crash, and is reported. */
+  /** Set once it is being stopped (`stopGatewayProcess`, or a test that signals it itself): an exit before that is a crash, and is reported. */
   stopping: boolean;
 }
 
 /** How long a gateway process may take to log "edgegate started" (Deno compiles the sources on a cold cache). */
 const START_TIMEOUT_MS = 30_000;
 
-/**
- * Writes the config to a temporary file (JSON, which is YAML) and runs
- * `edgegate serve --config FILE --log-level debug` on the runtime, resolving
- * once it has logged the addresses it listens on. Rejects with its output
- * when it exits first or does not start in time.
- */
-export async function startGatewayProcess(config: unknown, runtime: GatewayRuntime): Promise<GatewayProcess> {
-  const dir = await mkdtemp(join(tmpdir(), "edgegate-process-"));
-  const file = join(dir, "gateway.yaml");
+/** Writes a config to a temporary file (JSON, which is YAML) for `edgegate serve --config`. */
+export async function writeConfigFile(config: unknown): Promise<string> {
+  const file = join(await mkdtemp(join(tmpdir(), "edgegate-process-")), "gateway.yaml");
   await writeFile(file, JSON.stringify(config, null, 2));
-  const command = edgegateCommand(["serve", "--config", file, "--log-level", "debug"], runtime);
+  return file;
+}
+
+/**
+ * Runs `edgegate serve --config FILE --log-level debug` on the runtime,
+ * resolving once it has logged the addresses it listens on. Rejects with its
+ * output when it exits first or does not start in time.
+ */
+export async function startGatewayProcess(configFile: string, runtime: GatewayRuntime = gatewayRuntime): Promise<GatewayProcess> {
+  const command = edgegateCommand(["serve", "--config", configFile, "--log-level", "debug"], runtime);
   const child = spawn(command.file, command.args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
   const logs: string[] = [];
   const exited = new Promise<number | string>((resolve) =>

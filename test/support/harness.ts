@@ -19,7 +19,7 @@ import type { HostPort } from "../../src/config/gateway-config.ts";
 import { createGateway, type Gateway } from "../../src/gateway/create-gateway.ts";
 import { createLogger } from "../../src/log/logger.ts";
 import { denoGaps } from "./deno-gaps.ts";
-import { startGatewayProcess, stopGatewayProcess } from "./gateway-process.ts";
+import { startGatewayProcess, stopGatewayProcess, writeConfigFile } from "./gateway-process.ts";
 import { type GatewayRuntime, gatewayRuntime } from "./gateway-runtime.ts";
 import { type ProbeLog, probeRoutes } from "./probe-service.ts";
 
@@ -193,7 +193,7 @@ interface StartedGateway {
 /** Starts the gateway for a raw config: in this process on Node, as an `edgegate serve` process on Deno. */
 async function startGateway(raw: Record<string, unknown>, runtime: GatewayRuntime): Promise<StartedGateway> {
   if (runtime === "deno") {
-    const child = await startGatewayProcess(raw, runtime);
+    const child = await startGatewayProcess(await writeConfigFile(raw), runtime);
     const admin = child.admin;
     if (admin === undefined) {
       throw new Error("the gateway process has no admin listener");
