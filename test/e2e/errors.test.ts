@@ -1,10 +1,10 @@
-import * as net from "node:net";
 import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { base64Decode } from "@bufbuild/protobuf/wire";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { encodeEnvelope } from "@connectrpc/connect/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProbeDetailSchema, ProbeRequestSchema, ProbeService } from "../../src/gen/probe/v1/probe_pb.ts";
+import { closedPort } from "../support/closed-port.ts";
 import { allTransports, createTransport, type Harness, startHarness } from "../support/harness.ts";
 import { callError } from "../support/call-error.ts";
 
@@ -57,14 +57,6 @@ function renamed(transport: Transport, typeName: string, name: string): Transpor
     unary: (method, ...rest) => transport.unary(rename(method), ...rest),
     stream: (method, ...rest) => transport.stream(rename(method), ...rest),
   };
-}
-
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 

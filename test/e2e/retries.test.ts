@@ -1,23 +1,16 @@
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import { denoGaps, unlessOnDeno } from "../support/deno-gaps.ts";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ProbeService } from "../../src/gen/probe/v1/probe_pb.ts";
 import { callError } from "../support/call-error.ts";
+import { closedPort } from "../support/closed-port.ts";
+import { denoGaps, unlessOnDeno } from "../support/deno-gaps.ts";
 import { createTransport, type Harness, podRoutes, startHarness } from "../support/harness.ts";
 import type { ProbeLog } from "../support/probe-service.ts";
 
 const { constants } = http2;
-
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** An h2c server on a loopback port, closed (sessions destroyed) by `close()`. */
 async function listen(server: http2.Http2Server) {

@@ -1,5 +1,4 @@
 import { execFile } from "node:child_process";
-import { denoGaps, unlessOnDeno } from "../support/deno-gaps.ts";
 import * as diagnostics from "node:diagnostics_channel";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -29,6 +28,7 @@ import {
 import { ServerReflection } from "../../src/gen/grpc/reflection/v1/reflection_pb.ts";
 import { Color, file_probe_v1_probe, ProbeDetailSchema, ProbeService } from "../../src/gen/probe/v1/probe_pb.ts";
 import { reflectionRoutes } from "../../src/reflection/reflection-routes.ts";
+import { denoGaps, unlessOnDeno } from "../support/deno-gaps.ts";
 import { callError } from "../support/call-error.ts";
 import { type Harness, podRoutes, startHarness } from "../support/harness.ts";
 import { loopbackLookup } from "../support/loopback-lookup.ts";
