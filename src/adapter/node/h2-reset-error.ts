@@ -6,25 +6,26 @@ const { constants } = http2;
 
 /**
  * The status for a stream the peer reset (gRPC over HTTP/2, "Errors"):
- * REFUSED_STREAM means the pod never processed the call (Unavailable, safe to
- * retry elsewhere), CANCEL is Cancelled, ENHANCE_YOUR_CALM is
+ * REFUSED_STREAM means the peer never processed the call (Unavailable, safe
+ * to retry elsewhere), CANCEL is Cancelled, ENHANCE_YOUR_CALM is
  * ResourceExhausted, any other error code is Internal. NO_ERROR and
- * STREAM_CLOSED carry no status.
+ * STREAM_CLOSED carry no status. `peer` names who reset it in the message:
+ * a pod (`upstream`, the default) or a client.
  */
-export function h2ResetError(rstCode: number | undefined): ConnectError | undefined {
+export function h2ResetError(rstCode: number | undefined, peer = "upstream"): ConnectError | undefined {
   switch (rstCode) {
     case undefined:
     case constants.NGHTTP2_NO_ERROR:
     case constants.NGHTTP2_STREAM_CLOSED:
       return undefined;
     case constants.NGHTTP2_REFUSED_STREAM:
-      return new ConnectError("upstream refused the stream (REFUSED_STREAM)", Code.Unavailable);
+      return new ConnectError(`${peer} refused the stream (REFUSED_STREAM)`, Code.Unavailable);
     case constants.NGHTTP2_CANCEL:
-      return new ConnectError("upstream cancelled the stream (CANCEL)", Code.Canceled);
+      return new ConnectError(`${peer} cancelled the stream (CANCEL)`, Code.Canceled);
     case constants.NGHTTP2_ENHANCE_YOUR_CALM:
-      return new ConnectError("upstream reset the stream (ENHANCE_YOUR_CALM)", Code.ResourceExhausted);
+      return new ConnectError(`${peer} reset the stream (ENHANCE_YOUR_CALM)`, Code.ResourceExhausted);
     default:
-      return new ConnectError(`upstream reset the stream (HTTP/2 error code 0x${rstCode.toString(16)})`, Code.Internal);
+      return new ConnectError(`${peer} reset the stream (HTTP/2 error code 0x${rstCode.toString(16)})`, Code.Internal);
   }
 }
 

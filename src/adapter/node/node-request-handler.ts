@@ -3,7 +3,7 @@ import type * as http2 from "node:http2";
 import type { UniversalHandlerFn } from "@connectrpc/connect/protocol";
 import { universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { NodeRequestHandler } from "./cleartext-listener.ts";
-import { universalRequestFromNode } from "./universal-request.ts";
+import { authorityOf, universalRequestFromNode } from "./universal-request.ts";
 
 /**
  * Adapts the gateway's web-standard handler to Node's request/response
@@ -50,7 +50,7 @@ function invalidTarget(req: http.IncomingMessage | http2.Http2ServerRequest): st
   if (!path.startsWith("/") || path.startsWith("//")) {
     return `invalid request target ${JSON.stringify(path.slice(0, 100))}: expected an absolute path like /package.Service/Method`;
   }
-  const host = "authority" in req && typeof req.authority === "string" && req.authority !== "" ? req.authority : req.headers.host;
+  const host = authorityOf(req);
   if (host === undefined || host === "") {
     return "missing Host (or :authority): the gateway routes by host";
   }

@@ -1,4 +1,4 @@
-import type * as http2 from "node:http2";
+import * as http2 from "node:http2";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { UniversalClientResponse } from "@connectrpc/connect/protocol";
 import { createNodeHttpClient } from "@connectrpc/connect-node";
@@ -166,7 +166,7 @@ async function resetOf(view: StreamView | undefined, failed = true) {
   }
   const connection = view?.connection;
   const reset = h2ResetError(stream.rstCode);
-  const refused = stream.rstCode === REFUSED_STREAM; // never processed: retried as it is, at once
+  const refused = stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM; // never processed: retried as it is, at once
   if (!refused && connection !== undefined && !connection.destroyed && (failed || reset !== undefined)) {
     // Deno (2.9) closes the streams of a connection the pod dropped before
     // the session itself, and without a reset code: give the session a
@@ -181,9 +181,6 @@ async function resetOf(view: StreamView | undefined, failed = true) {
   }
   return reset;
 }
-
-/** RST_STREAM REFUSED_STREAM (RFC 9113 §7). */
-const REFUSED_STREAM = 0x7;
 
 /** How long a failed stream waits for its connection to close, to tell a lost connection from a reset stream. */
 const CONNECTION_LOSS_WAIT_MS = 50;

@@ -1,7 +1,8 @@
 import type * as http from "node:http";
-import * as http2 from "node:http2";
+import type * as http2 from "node:http2";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { UniversalServerRequest } from "@connectrpc/connect/protocol";
+import { h2ResetError } from "./h2-reset-error.ts";
 
 /**
  * A Node request as the gateway's web-standard handler takes it, as
@@ -20,11 +21,11 @@ export function universalRequestFromNode(
   res: http.ServerResponse | http2.Http2ServerResponse,
 ): UniversalServerRequest {
   const encrypted = "encrypted" in req.socket && req.socket.encrypted === true;
-  const authority = "authority" in req && typeof req.authority === "string" && req.authority !== "" ? req.authority : req.headers.host;
+  const authority = authorityOf(req);
   const abort = new AbortController();
   if ("stream" in req) {
     req.once("close", () => {
-      const reset = clientReset(req.stream.rstCode);
+      const reset = h2ResetError(req.stream.rstCode, "the client");
       abort.abort(
         reset ??
           (res.writableEnded ? callEnded : new ConnectError("the client closed the stream before the answer was complete", Code.Canceled)),
@@ -52,22 +53,13 @@ export function universalRequestFromNode(
   };
 }
 
+/** The authority a request names: HTTP/2's `:authority`, else the Host header. */
+export function authorityOf(req: http.IncomingMessage | http2.Http2ServerRequest): string | undefined {
+  return "authority" in req && typeof req.authority === "string" && req.authority !== "" ? req.authority : req.headers.host;
+}
+
 /** Why the signal of a call that was answered in full aborts: one object for every call (nothing reads more than its code). */
 const callEnded = Object.freeze(new ConnectError("the call has ended", Code.Canceled));
-
-/** The status a client's RST_STREAM code means (gRPC over HTTP/2, "Errors"); NO_ERROR: none. */
-function clientReset(rstCode: number): ConnectError | undefined {
-  switch (rstCode) {
-    case http2.constants.NGHTTP2_NO_ERROR:
-      return undefined;
-    case http2.constants.NGHTTP2_CANCEL:
-      return new ConnectError("the client cancelled the call (RST_STREAM CANCEL)", Code.Canceled);
-    case http2.constants.NGHTTP2_ENHANCE_YOUR_CALM:
-      return new ConnectError("the client reset the stream (ENHANCE_YOUR_CALM)", Code.ResourceExhausted);
-    default:
-      return new ConnectError(`the client reset the stream (HTTP/2 error code 0x${rstCode.toString(16)})`, Code.Internal);
-  }
-}
 
 /** Node's parsed request headers as web Headers, without HTTP/2 pseudo-headers. */
 function webHeaders(headers: http.IncomingHttpHeaders): Headers {
