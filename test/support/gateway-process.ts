@@ -32,13 +32,17 @@ export async function writeConfigFile(config: unknown): Promise<string> {
 
 /**
  * Runs `edgegate serve --config FILE --log-level debug` on the runtime,
- * resolving once it has logged the addresses it listens on. Rejects with its
+ * resolving once it has logged the addresses it listens on; its lines are
+ * appended to `logs`. Rejects with its
  * output when it exits first or does not start in time.
  */
-export async function startGatewayProcess(configFile: string, runtime: GatewayRuntime = gatewayRuntime): Promise<GatewayProcess> {
+export async function startGatewayProcess(
+  configFile: string,
+  runtime: GatewayRuntime = gatewayRuntime,
+  logs: string[] = [],
+): Promise<GatewayProcess> {
   const command = edgegateCommand(["serve", "--config", configFile, "--log-level", "debug"], runtime);
   const child = spawn(command.file, command.args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
-  const logs: string[] = [];
   const exited = new Promise<number | string>((resolve) =>
     child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")),
   );
