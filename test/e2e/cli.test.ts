@@ -99,6 +99,29 @@ describe("the edgegate command", () => {
     }
   });
 
+  it("keeps serving when whoever reads its log goes away (EPIPE on stdout)", async () => {
+    const endpoints = pods.map((p) => `"127.0.0.1:${p.address.port}"`).join(", ");
+    const path = await configFile(
+      "epipe.yaml",
+      `listeners:\n  - address: 127.0.0.1:0\nroutes:\n  - backend: greet\nbackends:\n  - name: greet\n    discovery:\n      static:\n        endpoints: [${endpoints}]\n`,
+    );
+    const gateway = await startGatewayProcess(path);
+    try {
+      // A log shipper that dies: the read end of the gateway's stdout closes; every access log line then fails to write.
+      gateway.child.stdout?.destroy();
+      const client = createClient(
+        GreetService,
+        createGrpcTransport({ baseUrl: `http://127.0.0.1:${gateway.listeners[0]?.port ?? 0}` }),
+      );
+      for (let i = 0; i < 20; i++) {
+        expect((await client.greet({ name: "no reader" })).greeting).toBe("Hello, no reader!");
+      }
+      expect(gateway.child.exitCode).toBeNull();
+    } finally {
+      expect(await stopGatewayProcess(gateway, 10_000)).toBe(0);
+    }
+  });
+
   it("rejects an unknown key, naming it, with a non-zero exit", async () => {
     const path = await configFile(
       "typo.yaml",

@@ -24,7 +24,7 @@ export interface CliOutput {
 const usage = `usage:
   edgegate serve --config FILE [--log-level debug|info|warn|error]
   edgegate check --config FILE
-  edgegate demo [--port 8080] [--log-level LEVEL]
+  edgegate demo [--port 8080] [--log-level LEVEL]   (npm start -- --port N)
   edgegate demo-pod [--address 0.0.0.0:50051] [--name NAME]
 
 serve   runs the gateway with the given YAML config
@@ -68,6 +68,9 @@ export async function runCli(argv: readonly string[], output: CliOutput): Promis
       }
       case "demo": {
         const port = Number(args.values.port ?? "8080");
+        if (!Number.isInteger(port) || port < 0 || port > 65535) {
+          throw new Error(`--port must be a port number (0 to 65535), got "${args.values.port}"`);
+        }
         const demo = await startDemo(port, log, output.out);
         await untilSignal(log);
         await demo.close();
