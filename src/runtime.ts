@@ -1,6 +1,6 @@
 import type { UniversalHandlerFn } from "@connectrpc/connect/protocol";
 import type { CompressionRegistry } from "./call/message-encoding.ts";
-import type { HostPort, LimitsConfig } from "./config/gateway-config.ts";
+import type { HostPort, KeepaliveConfig, LimitsConfig } from "./config/gateway-config.ts";
 import type { Logger } from "./log/logger.ts";
 import type { CertificatePair, CertificateSelector } from "./tls/certificate-store.ts";
 import type { UpstreamClient } from "./upstream/upstream-client.ts";
@@ -53,6 +53,14 @@ export interface UpstreamTls {
   readonly insecureSkipVerify: boolean;
 }
 
+/** What an upstream client is made with. */
+export interface UpstreamClientOptions {
+  /** PINGs on its sessions (the backend's `keepalive`). */
+  readonly keepalive: KeepaliveConfig;
+  /** TLS towards the pods; `undefined`: h2c. */
+  readonly tls?: UpstreamTls | undefined;
+}
+
 /** What a certificate says about itself. */
 export interface CertificateInfo {
   /** Lower-case DNS names (and IP addresses) of its subjectAltName. */
@@ -73,8 +81,8 @@ export interface Runtime {
   readonly resolveHost: HostResolver;
   /** An environment variable, e.g. KUBERNETES_SERVICE_HOST to tell a pod from a laptop. */
   env(name: string): string | undefined;
-  /** An HTTP/2 client towards pods: h2c, or TLS when `tls` is given. */
-  createUpstreamClient(tls?: UpstreamTls): UpstreamClient;
+  /** An HTTP/2 client towards pods: h2c, or TLS when `options.tls` is given. */
+  createUpstreamClient(options: UpstreamClientOptions): UpstreamClient;
   /**
    * A listener: cleartext HTTP/1.1 and h2c on one port, or, with
    * `options.certificates`, TLS (1.2 minimum) with ALPN h2 and http/1.1 and

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { createFakeClock } from "../../test/support/fake-clock.ts";
 import { createEndpoint, type Endpoint } from "../balance/endpoint.ts";
 import type { BackendConfig } from "../config/gateway-config.ts";
-import { DEFAULT_OUTLIER_DETECTION, DEFAULT_RETRY, DEFAULT_SCHEMAS } from "../config/validate-config.ts";
+import { DEFAULT_KEEPALIVE, DEFAULT_OUTLIER_DETECTION, DEFAULT_RETRY, DEFAULT_SCHEMAS } from "../config/validate-config.ts";
 import type { EndpointChange, EndpointSource } from "../discovery/endpoint-source.ts";
 import { HealthCheckResponse_ServingStatus as Status } from "../gen/grpc/health/v1/health_pb.ts";
 import { createPodHealth, healthRoutes, type PodHealth } from "../health/health-routes.ts";
@@ -67,6 +67,7 @@ function setup(healthCheck: BackendConfig["healthCheck"]) {
       healthCheck,
       outlierDetection: { ...DEFAULT_OUTLIER_DETECTION, consecutiveFailures: 2 },
       retry: DEFAULT_RETRY,
+      keepalive: DEFAULT_KEEPALIVE,
     },
     source,
     upstream,

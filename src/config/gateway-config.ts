@@ -132,6 +132,8 @@ export interface BackendConfig {
   readonly healthCheck: HealthCheckConfig | undefined;
   readonly outlierDetection: OutlierDetectionConfig;
   readonly retry: RetryConfig;
+  /** HTTP/2 PINGs towards the pods: how a silent dead connection is told apart from a quiet stream. */
+  readonly keepalive: KeepaliveConfig;
 }
 
 export interface SchemasConfig {
@@ -237,6 +239,25 @@ export interface OutlierDetectionConfig {
   readonly baseEjectionTimeMs: number;
   /** Never more than this share of a backend's endpoints is ejected at once. */
   readonly maxEjectionPercent: number;
+}
+
+/**
+ * HTTP/2 keepalive towards a backend's pods (gRFC A8). gRPC servers count a
+ * PING that comes sooner than their permitted interval after the last one,
+ * while they send nothing, as a strike, and answer the third with GOAWAY
+ * ENHANCE_YOUR_CALM "too_many_pings", closing the connection with every call
+ * on it (grpc-go, grpc-java and C-core permit one PING per 5 minutes by
+ * default). So the default interval is that 5 minutes; lower it only for pods
+ * that permit more.
+ */
+export interface KeepaliveConfig {
+  /**
+   * A PING goes out when calls are open and the pod has sent nothing for this
+   * long; a session idle this long is checked with a PING before it is reused.
+   */
+  readonly intervalMs: number;
+  /** A PING not answered in this long closes the connection: its calls end Unavailable, new ones open another. */
+  readonly timeoutMs: number;
 }
 
 /** Transparent retries of calls that provably never reached a pod's application. */

@@ -70,6 +70,7 @@ describe("validateConfig", () => {
           healthCheck: undefined,
           outlierDetection: { consecutiveFailures: 5, baseEjectionTimeMs: 10000, maxEjectionPercent: 50 },
           retry: { budgetPercent: 20, minRetriesPerSecond: 10 },
+          keepalive: { intervalMs: 300000, timeoutMs: 20000 },
         },
       ],
       limits: { maxMessageBytes: 4194304, maxHeaderListBytes: 16384, maxConcurrentStreams: 100, maxConnections: 10000, headersTimeoutMs: 10000, idleTimeoutMs: 300000 },
@@ -156,6 +157,8 @@ describe("validateConfig", () => {
     ["duration without unit", minimal({ shutdown: { gracePeriod: "30" } }), 'shutdown.gracePeriod: "30" is not a duration (like 500ms, 5s, 2m or 1h)'],
     ["duration as a number", minimal({ limits: { idleTimeout: 300 } }), "limits.idleTimeout: expected a string, got number"],
     ["route timeout", minimal({ routes: [{ backend: "greet", defaultTimeout: "soon" }] }), 'routes[0].defaultTimeout: "soon" is not a duration (like 500ms, 5s, 2m or 1h)'],
+    ["keepalive interval of zero", backendWith({ keepalive: { interval: "0s" } }), 'backends[0].keepalive.interval: expected at least 10ms, got "0s"'],
+    ["keepalive unknown key", backendWith({ keepalive: { time: "1m" } }), "backends[0].keepalive.time: unknown key (expected one of: interval, timeout)"],
     ["ejection percent over 100", backendWith({ outlierDetection: { maxEjectionPercent: 150 } }), "backends[0].outlierDetection.maxEjectionPercent: must be at most 100, got 150"],
     ["ingress without class", minimal({ kubernetes: { ingress: {} } }), "kubernetes.ingress.className: missing required key"],
     ["listener without address", minimal({ listeners: [{}] }), "listeners[0].address: missing required key"],
@@ -189,7 +192,7 @@ describe("validateConfig", () => {
     // backends
     ["backends not an array", minimal({ backends: backend() }), "backends: expected an array, got object"],
     ["empty backends", minimal({ backends: [] }), 'routes[0].backend: unknown backend "greet" (defined backends: )'],
-    ["backend unknown key", backendWith({ healthChecks: {} }), "backends[0].healthChecks: unknown key (expected one of: name, balancer, discovery, tls, schemas, healthCheck, outlierDetection, retry)"],
+    ["backend unknown key", backendWith({ healthChecks: {} }), "backends[0].healthChecks: unknown key (expected one of: name, balancer, discovery, tls, schemas, healthCheck, outlierDetection, retry, keepalive)"],
     ["backend without name", minimal({ backends: [{ discovery: { static: { endpoints: ["a:1"] } } }] }), "backends[0].name: missing required key"],
     ["backend name not a string", backendWith({ name: 7 }), "backends[0].name: expected a string, got number"],
     ["backend name with a space", backendWith({ name: "my greet" }), 'backends[0].name: "my greet" is not a valid backend name'],
@@ -300,7 +303,7 @@ describe("validateConfig", () => {
     expect(config.listeners[0]?.tls?.certificates).toEqual([]);
   });
 
-  it("reads the reliability settings: limits, shutdown, route timeouts, health checks, outliers, retries", () => {
+  it("reads the reliability settings: limits, shutdown, route timeouts, health checks, outliers, retries, keepalive", () => {
     const config = validateConfig({
       ...minimal({
         limits: { maxHeaderListBytes: 8192, maxConcurrentStreams: 50, maxConnections: 100, headersTimeout: "5s", idleTimeout: "2m" },
@@ -313,6 +316,7 @@ describe("validateConfig", () => {
           healthCheck: { interval: "500ms", timeout: "1s", unhealthyThreshold: 3, service: "greet.v1.GreetService" },
           outlierDetection: { consecutiveFailures: 3, baseEjectionTime: "1s", maxEjectionPercent: 34 },
           retry: { budgetPercent: 10, minRetriesPerSecond: 5 },
+          keepalive: { interval: "1m", timeout: "5s" },
         },
       ],
     });
@@ -323,6 +327,7 @@ describe("validateConfig", () => {
       healthCheck: { intervalMs: 500, timeoutMs: 1000, unhealthyThreshold: 3, healthyThreshold: 1, service: "greet.v1.GreetService" },
       outlierDetection: { consecutiveFailures: 3, baseEjectionTimeMs: 1000, maxEjectionPercent: 34 },
       retry: { budgetPercent: 10, minRetriesPerSecond: 5 },
+      keepalive: { intervalMs: 60000, timeoutMs: 5000 },
     });
   });
 

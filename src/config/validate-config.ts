@@ -26,6 +26,7 @@ import type {
   KubernetesConfig,
   AccessLogConfig,
   HealthCheckConfig,
+  KeepaliveConfig,
   ListenerTlsConfig,
   OutlierDetectionConfig,
   RetryConfig,
@@ -255,6 +256,7 @@ const readBackend: Reader<BackendConfig> = (value, path) =>
     healthCheck: optional(readHealthCheck),
     outlierDetection: defaultsOnly(readOutlierDetection),
     retry: defaultsOnly(readRetry),
+    keepalive: defaultsOnly(readKeepalive),
   });
 
 const readIngress: Reader<IngressConfig> = (value, path) =>
@@ -346,6 +348,23 @@ const readRetry: Reader<RetryConfig> = (value, path) =>
     budgetPercent: withDefault(readInteger({ min: 0, max: 100 }), DEFAULT_RETRY.budgetPercent),
     minRetriesPerSecond: withDefault(readInteger({ min: 0 }), DEFAULT_RETRY.minRetriesPerSecond),
   });
+
+/** Defaults of `backends[].keepalive`: gRPC servers' default permitted PING interval, and gRPC's default PING timeout. */
+export const DEFAULT_KEEPALIVE: KeepaliveConfig = { intervalMs: 300_000, timeoutMs: 20_000 };
+
+/** A keepalive duration: 0 would PING without pause (or give up on every PING at once). */
+const readKeepaliveDuration: Reader<number> = (value, path) => {
+  const ms = readDuration(value, path);
+  return ms >= 10 ? ms : fail(path, `expected at least 10ms, got ${JSON.stringify(value)}`);
+};
+
+const readKeepalive: Reader<KeepaliveConfig> = (value, path) => {
+  const keepalive = readObject(value, path, {
+    interval: withDefault(readKeepaliveDuration, DEFAULT_KEEPALIVE.intervalMs),
+    timeout: withDefault(readKeepaliveDuration, DEFAULT_KEEPALIVE.timeoutMs),
+  });
+  return { intervalMs: keepalive.interval, timeoutMs: keepalive.timeout };
+};
 
 /**
  * Checks a parsed-but-untrusted configuration (e.g. the result of parsing

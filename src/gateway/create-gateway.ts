@@ -2,8 +2,8 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { adminState } from "../admin/admin-state.ts";
 import { createAdminApp } from "../admin/create-admin-app.ts";
 import { type Backend, createBackend } from "../backend/backend.ts";
-import type { BackendConfig, DiscoveryConfig, GatewayConfig, HostPort } from "../config/gateway-config.ts";
-import { DEFAULT_OUTLIER_DETECTION, DEFAULT_RETRY, DEFAULT_SCHEMAS } from "../config/validate-config.ts";
+import type { BackendConfig, DiscoveryConfig, GatewayConfig, HostPort, KeepaliveConfig } from "../config/gateway-config.ts";
+import { DEFAULT_KEEPALIVE, DEFAULT_OUTLIER_DETECTION, DEFAULT_RETRY, DEFAULT_SCHEMAS } from "../config/validate-config.ts";
 import { withCors } from "../cors/with-cors.ts";
 import { Registry } from "prom-client";
 import { createAccessLog } from "../observe/access-log.ts";
@@ -190,6 +190,7 @@ export async function createGateway(config: GatewayConfig, runtime: Runtime, log
             healthCheck: undefined,
             outlierDetection: DEFAULT_OUTLIER_DETECTION,
             retry: DEFAULT_RETRY,
+            keepalive: DEFAULT_KEEPALIVE,
           }),
       });
       const controller = ingress;
@@ -295,12 +296,25 @@ async function upstreamContexts(
     acceptedByEndpoint: new Map(),
     log,
   });
-  const cleartext = runtime.createUpstreamClient();
-  clients.push(cleartext);
-  const shared = context(cleartext, "http");
+  // Backends with the same keepalive share one cleartext client, so a pod two of them name gets one set of sessions.
+  const cleartext = new Map<string, UpstreamContext>();
+  const cleartextFor = (keepalive: KeepaliveConfig): UpstreamContext => {
+    const key = `${keepalive.intervalMs}/${keepalive.timeoutMs}`;
+    let shared = cleartext.get(key);
+    if (shared === undefined) {
+      const client = runtime.createUpstreamClient({ keepalive });
+      clients.push(client);
+      shared = context(client, "http");
+      cleartext.set(key, shared);
+    }
+    return shared;
+  };
   const byBackend = new Map<string, UpstreamContext>();
   for (const backend of config.backends) {
-    if (backend.tls === undefined) continue;
+    if (backend.tls === undefined) {
+      byBackend.set(backend.name, cleartextFor(backend.keepalive));
+      continue;
+    }
     let ca: string | undefined;
     if (backend.tls.caFile !== undefined) {
       try {
@@ -311,9 +325,14 @@ async function upstreamContexts(
         );
       }
     }
-    const client = runtime.createUpstreamClient({ ca, serverName: backend.tls.serverName, insecureSkipVerify: backend.tls.insecureSkipVerify });
+    const client = runtime.createUpstreamClient({
+      keepalive: backend.keepalive,
+      tls: { ca, serverName: backend.tls.serverName, insecureSkipVerify: backend.tls.insecureSkipVerify },
+    });
     clients.push(client);
     byBackend.set(backend.name, context(client, "https"));
   }
-  return (backend) => byBackend.get(backend.name) ?? shared;
+  // Backends made for Ingress rules have the default settings (an Ingress has no place for ours).
+  const ingress = cleartextFor(DEFAULT_KEEPALIVE);
+  return (backend) => byBackend.get(backend.name) ?? ingress;
 }

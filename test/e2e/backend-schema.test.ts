@@ -10,7 +10,7 @@ import { Balancer } from "../../src/balance/balancer.ts";
 import { createEndpoint } from "../../src/balance/endpoint.ts";
 import { createRoundRobinPicker } from "../../src/balance/picker.ts";
 import type { SchemasConfig } from "../../src/config/gateway-config.ts";
-import { DEFAULT_SCHEMAS } from "../../src/config/validate-config.ts";
+import { DEFAULT_KEEPALIVE, DEFAULT_SCHEMAS } from "../../src/config/validate-config.ts";
 import { greetRoutes } from "../../src/demo/greet-service.ts";
 import { file_greet_v1_greet } from "../../src/gen/greet/v1/greet_pb.ts";
 import { createLogger } from "../../src/log/logger.ts";
@@ -91,7 +91,7 @@ describe("backend schema", () => {
   }
 
   function fixture(addresses: readonly string[], config: Partial<SchemasConfig> = {}): Fixture {
-    const inner = nodeRuntime.createUpstreamClient();
+    const inner = nodeRuntime.createUpstreamClient({ keepalive: DEFAULT_KEEPALIVE });
     clients.push(inner);
     let reflectionCalls = 0;
     const client: UpstreamClient = {

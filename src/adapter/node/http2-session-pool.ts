@@ -1,5 +1,7 @@
 import type * as http2 from "node:http2";
 import { Http2SessionManager, type Http2SessionOptions } from "@connectrpc/connect-node";
+import type { KeepaliveConfig } from "../../config/gateway-config.ts";
+import { DEFAULT_KEEPALIVE } from "../../config/validate-config.ts";
 
 /** Keepalive and idle settings for upstream sessions. */
 export interface SessionPoolOptions {
@@ -10,10 +12,27 @@ export interface SessionPoolOptions {
   readonly assumedMaxConcurrentStreams: number;
 }
 
-export const defaultSessionPoolOptions: SessionPoolOptions = {
-  ping: { pingIntervalMs: 30_000, pingTimeoutMs: 15_000, pingIdleConnection: false, idleConnectionTimeoutMs: 900_000 },
-  assumedMaxConcurrentStreams: 100,
-};
+/**
+ * Session options for a backend's keepalive (connect-node's
+ * Http2SessionManager does the pinging: while calls are open and the pod is
+ * silent, and before reusing a session idle longer than the interval; idle
+ * sessions are not pinged, as gRPC servers count those PINGs as strikes, and
+ * are closed after 15 minutes).
+ */
+export function sessionPoolOptions(keepalive: KeepaliveConfig, connect?: http2.SecureClientSessionOptions): SessionPoolOptions {
+  return {
+    ping: {
+      pingIntervalMs: keepalive.intervalMs,
+      pingTimeoutMs: keepalive.timeoutMs,
+      pingIdleConnection: false,
+      idleConnectionTimeoutMs: 900_000,
+    },
+    ...(connect === undefined ? {} : { connect }),
+    assumedMaxConcurrentStreams: 100,
+  };
+}
+
+export const defaultSessionPoolOptions: SessionPoolOptions = sessionPoolOptions(DEFAULT_KEEPALIVE);
 
 interface Session {
   readonly manager: Http2SessionManager;

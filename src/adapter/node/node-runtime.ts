@@ -5,7 +5,7 @@ import { getRequestListener } from "@hono/node-server";
 import type { Compression } from "@connectrpc/connect/protocol";
 import type { HostPort } from "../../config/gateway-config.ts";
 import type { BoundListener, Runtime, UpstreamTls } from "../../runtime.ts";
-import { defaultSessionPoolOptions } from "./http2-session-pool.ts";
+import { sessionPoolOptions } from "./http2-session-pool.ts";
 import { inspectCertificate } from "./inspect-certificate.ts";
 import { listenOn } from "./listen-on.ts";
 import { listenTls } from "./tls-listener.ts";
@@ -26,7 +26,8 @@ export const nodeRuntime: Runtime = {
   now: () => Date.now(),
   resolveHost,
   env: (name) => process.env[name],
-  createUpstreamClient: (tls) => createNodeUpstreamClient(tls === undefined ? defaultSessionPoolOptions : withTls(tls)),
+  createUpstreamClient: ({ keepalive, tls }) =>
+    createNodeUpstreamClient(sessionPoolOptions(keepalive, tls === undefined ? undefined : tlsOptions(tls))),
   listen: (address, handler, options) => {
     const nodeHandler = createNodeRequestHandler(handler, options.onError);
     return options.certificates === undefined
@@ -42,16 +43,13 @@ export const nodeRuntime: Runtime = {
   inspectCertificate,
 };
 
-/** Session options for pods behind TLS: ALPN h2, the CA and name to verify. */
-function withTls(tls: UpstreamTls) {
+/** Connection options for pods behind TLS: ALPN h2, the CA and name to verify. */
+function tlsOptions(tls: UpstreamTls) {
   return {
-    ...defaultSessionPoolOptions,
-    connect: {
-      ALPNProtocols: ["h2"],
-      ...(tls.ca === undefined ? {} : { ca: tls.ca }),
-      ...(tls.serverName === undefined ? {} : { servername: tls.serverName }),
-      rejectUnauthorized: !tls.insecureSkipVerify,
-    },
+    ALPNProtocols: ["h2"],
+    ...(tls.ca === undefined ? {} : { ca: tls.ca }),
+    ...(tls.serverName === undefined ? {} : { servername: tls.serverName }),
+    rejectUnauthorized: !tls.insecureSkipVerify,
   };
 }
 
