@@ -22,7 +22,20 @@ export interface BackendSchema {
   close(): void;
 }
 
-/** No schema for a backend: reflection is off and no descriptor set is configured, or loading failed. */
+/**
+ * No schema for a backend: reflection is off and no descriptor set is
+ * configured, or loading failed. `transient` says whether asking again later
+ * may help (no pod to ask yet, a pod that could not be reached or did not
+ * answer in time): the call that needed the schema is then Unavailable, as
+ * any call is when its pods are out of reach, and not Unimplemented, which
+ * says the configuration or the pods must change.
+ */
 export class SchemaUnavailableError extends Error {
   override readonly name = "SchemaUnavailableError";
+  readonly transient: boolean;
+
+  constructor(message: string, options: { readonly transient?: boolean } = {}) {
+    super(message);
+    this.transient = options.transient ?? false;
+  }
 }

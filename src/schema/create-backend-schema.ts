@@ -231,7 +231,9 @@ export function createBackendSchema(options: BackendSchemaOptions): BackendSchem
   async function reflect(): Promise<FileDescriptorProto[]> {
     const lease = options.pick();
     if (lease === undefined) {
-      throw new SchemaUnavailableError(`backend "${name}" has no schema yet: no endpoint is available to ask for reflection`);
+      throw new SchemaUnavailableError(`backend "${name}" has no schema yet: no endpoint is available to ask for reflection`, {
+        transient: true,
+      });
     }
     try {
       try {
@@ -253,6 +255,7 @@ export function createBackendSchema(options: BackendSchemaOptions): BackendSchem
       }
       throw new SchemaUnavailableError(
         `backend "${name}" has no schema: asking a pod for reflection failed: ${describeReflectionFailure(error)}`,
+        { transient: error.code === Code.Unavailable || error.code === Code.DeadlineExceeded },
       );
     } finally {
       lease.release();

@@ -20,7 +20,7 @@ export async function resolveSchemaMethod(call: CallRequest, schema: BackendSche
     method = await schema.method(call.service, call.method);
   } catch (error) {
     if (error instanceof SchemaUnavailableError) {
-      return { error: new ConnectError(error.message, Code.Unimplemented) };
+      return { error: new ConnectError(error.message, error.transient ? Code.Unavailable : Code.Unimplemented) };
     }
     throw error;
   }

@@ -240,6 +240,25 @@ describe("unreachable endpoints", () => {
     }
   });
 
+  it("Connect JSON and GET, whose schema must come from a pod, are Unavailable (HTTP 503) too, not Unimplemented", async () => {
+    const port = await closedPort();
+    const harness = await startHarness({ pods: 0, extraEndpoints: [`127.0.0.1:${port}`] });
+    try {
+      const url = `${harness.baseUrl}/probe.v1.ProbeService/Probe`;
+      const post = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+      const get = await fetch(`${harness.baseUrl}/greet.v1.GreetService/Greet?connect=v1&encoding=json&message=%7B%7D`);
+      for (const res of [post, get]) {
+        expect(res.status).toBe(503);
+        const body = (await res.json()) as { code: string; message: string };
+        expect(body.code).toBe("unavailable");
+        expect(body.message).toContain("asking a pod for reflection failed: upstream unavailable: connection refused");
+        expect(body.message).not.toContain(String(port));
+      }
+    } finally {
+      await harness.close();
+    }
+  });
+
   it.each(["grpc", "connect-h1"] as const)("one refusing endpoint among three over %s: no failure, every pod served", async (name) => {
     const port = await closedPort();
     const harness = await startHarness({ extraEndpoints: [`127.0.0.1:${port}`] });
