@@ -34,4 +34,14 @@ describe("metadataFromHeaders()", () => {
     });
     expect([...metadataFromHeaders(headers, grpcProtocolHeaders).keys()]).toEqual(["x-kept"]);
   });
+
+  it("drops the headers the Connection header names as hop-by-hop (RFC 9110 §7.6.1)", () => {
+    const headers = new Headers({
+      connection: "keep-alive, X-Hop-Secret ,x-other",
+      "x-hop-secret": "for the gateway only",
+      "x-other": "1",
+      "x-kept": "yes",
+    });
+    expect([...metadataFromHeaders(headers, grpcProtocolHeaders).keys()]).toEqual(["x-kept"]);
+  });
 });

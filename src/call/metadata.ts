@@ -20,14 +20,17 @@ const hopByHop = new Set([
 
 /**
  * Copies the application metadata out of a set of headers: drops hop-by-hop
- * headers, HTTP/2 pseudo-headers and the given protocol headers (which the
+ * headers (the fixed list and those the `Connection` header names, RFC 9110
+ * §7.6.1), HTTP/2 pseudo-headers and the given protocol headers (which the
  * other side's protocol writes anew). `-bin` values are base64 in every
  * protocol, so they travel unchanged.
  */
 export function metadataFromHeaders(headers: Headers, protocolHeaders: ReadonlySet<string>): Headers {
   const metadata = new Headers();
+  const connection = headers.get("connection");
+  const named = connection === null ? undefined : new Set(connection.toLowerCase().split(",").map((token) => token.trim()));
   headers.forEach((value, name) => {
-    if (name.startsWith(":") || hopByHop.has(name) || protocolHeaders.has(name)) {
+    if (name.startsWith(":") || hopByHop.has(name) || protocolHeaders.has(name) || named?.has(name) === true) {
       return;
     }
     metadata.append(name, value);

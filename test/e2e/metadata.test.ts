@@ -1,5 +1,6 @@
 import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, decodeBinaryHeader, encodeBinaryHeader } from "@connectrpc/connect";
+import * as http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProbeRequestSchema, ProbeResponseSchema, ProbeService } from "../../src/gen/probe/v1/probe_pb.ts";
 import { allTransports, createTransport, type Harness, startHarness } from "../support/harness.ts";
@@ -124,6 +125,36 @@ describe("metadata", () => {
       for (const absent of ["content-length", "connect-protocol-version", "connect-timeout-ms", "host", "connection"]) {
         expect(seen, `pod must not see ${absent}`).not.toHaveProperty(absent);
       }
+    });
+
+    it("headers the client's Connection header names stay on its hop too (HTTP/1.1)", async () => {
+      const body = toBinary(ProbeRequestSchema, create(ProbeRequestSchema, {}));
+      const answer = await new Promise<{ status: number; body: Uint8Array }>((resolve, reject) => {
+        const req = http.request(
+          `${harness.baseUrl}/probe.v1.ProbeService/Probe`,
+          {
+            method: "POST",
+            headers: {
+              "content-type": "application/proto",
+              connection: "keep-alive, x-hop-secret",
+              "x-hop-secret": "for the gateway only",
+              "x-end-to-end": "for the pod",
+            },
+            agent: false,
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on("data", (chunk: Buffer) => chunks.push(chunk));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, body: new Uint8Array(Buffer.concat(chunks)) }));
+          },
+        );
+        req.on("error", reject);
+        req.end(body);
+      });
+      expect(answer.status).toBe(200);
+      const seen = fromBinary(ProbeResponseSchema, answer.body).requestHeaders;
+      expect(seen["x-end-to-end"]).toBe("for the pod");
+      expect(seen).not.toHaveProperty("x-hop-secret");
     });
 
     it("trailers arrive as trailer- headers", async () => {
