@@ -19,6 +19,11 @@ import { createTestPki } from "../test/support/test-pki.ts";
 import { loopbackLookup } from "../test/support/loopback-lookup.ts";
 import { ChildProcesses, startPodsAndGateway } from "./child-processes.ts";
 import { cpuSeconds, percentile } from "./measure.ts";
+import { iterateEveryClientBodyFromTheStart } from "../src/adapter/node/iterate-body-from-the-start.ts";
+
+// The load generator runs on Node 24.21, whose connect-node clients fail a complete response read
+// late with "Premature close" (nodejs/node#65677); see iterateBodyFromTheStart.
+iterateEveryClientBodyFromTheStart();
 
 const seconds = Number(process.argv[2] ?? "5");
 const handshakeConcurrency = Number(process.argv[3] ?? "16");

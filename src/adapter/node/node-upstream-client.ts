@@ -3,7 +3,9 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { UniversalClientResponse } from "@connectrpc/connect/protocol";
 import { createNodeHttpClient } from "@connectrpc/connect-node";
 import { markUnprocessed, type UpstreamClient } from "../../upstream/upstream-client.ts";
+import { isDeno } from "./deno-compat.ts";
 import { h2ResetError, type StreamFate, whyNeverProcessed } from "./h2-reset-error.ts";
+import { iterateBodyFromTheStart } from "./iterate-body-from-the-start.ts";
 import { defaultSessionPoolOptions, EndpointSessions, type SessionPoolOptions } from "./http2-session-pool.ts";
 
 /**
@@ -107,6 +109,10 @@ class StreamView {
     // host ("::1:50051"), which servers reject as an invalid URL: set it.
     this.stream = await this.sessions.request(method, path, { ":authority": this.host, ...headers }, options);
     this.connection = this.stream.session;
+    if (!isDeno) {
+      // Node 24.20+ fails a response read after its stream closed (pods behind TLS can get there); Deno's streams do not.
+      iterateBodyFromTheStart(this.stream);
+    }
     return this.stream;
   }
 
