@@ -42,4 +42,10 @@ export interface CallRequest {
   readonly codec: "proto" | "json";
   /** The client used Connect GET: only methods marked `NO_SIDE_EFFECTS` may be called. */
   readonly readOnly: boolean;
+  /**
+   * The client's protocol carries one message each way (Connect unary POST
+   * and GET), so the method must answer with one: not server-streaming or
+   * bidi. Checked where the schema is known (JSON, GET).
+   */
+  readonly unary: boolean;
 }

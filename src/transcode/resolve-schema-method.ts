@@ -32,6 +32,18 @@ export async function resolveSchemaMethod(call: CallRequest, schema: BackendSche
       ),
     };
   }
+  if (call.unary && (method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming")) {
+    const kind = method.methodKind === "server_streaming" ? "server-streaming" : "bidi-streaming";
+    return {
+      error: new ConnectError(
+        `${call.service}/${call.method} is a ${kind} method: it cannot answer a unary request; ` +
+          `call it as a Connect stream (content-type application/connect+json or application/connect+proto)`,
+        Code.Unimplemented,
+      ),
+      // As connect-go answers a unary content type on a streaming procedure; a GET gets 405 (POST, as a stream).
+      httpStatus: call.readOnly ? 405 : 415,
+    };
+  }
   if (call.readOnly && (method.methodKind !== "unary" || method.idempotency !== MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS)) {
     return {
       error: new ConnectError(

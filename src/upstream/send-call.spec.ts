@@ -132,6 +132,7 @@ function setup(options: Setup) {
       signal: client.signal,
       codec: "proto",
       readOnly: false,
+      unary: false,
     };
     const result = await sendCall(options_, call, client.signal, timeoutMs === undefined ? undefined : clock.now + timeoutMs);
     const status = await settle(result);

@@ -698,18 +698,46 @@ describe("schema-aware gateway: pods serving reflection", () => {
       expect(cacheControl).toEqual([CACHE_CONTROL]);
     });
 
-    it("a method without idempotency_level = NO_SIDE_EFFECTS is 405", async () => {
-      const urls = [
-        `${at127()}/probe.v1.ProbeService/Probe${getQuery({ encoding: "json", message: "{}" })}`,
-        `${at127()}/greet.v1.GreetService/GreetStream${getQuery({ encoding: "json", message: '{"name":"x"}' })}`,
-      ];
-      for (const url of urls) {
-        const res = await request(url);
-        expect(res.status, url).toBe(405);
+    it("a method without idempotency_level = NO_SIDE_EFFECTS is 405; a streaming one too, saying to call it as a stream", async () => {
+      const unary = await request(`${at127()}/probe.v1.ProbeService/Probe${getQuery({ encoding: "json", message: "{}" })}`);
+      expect(unary.status).toBe(405);
+      const unaryBody = JSON.parse(unary.body.toString()) as Record<string, unknown>;
+      expect(unaryBody.code).toBe("unimplemented");
+      expect(unaryBody.message).toContain("cannot be called with GET: only unary methods with idempotency_level = NO_SIDE_EFFECTS can; send it as POST");
+      const stream = await request(`${at127()}/greet.v1.GreetService/GreetStream${getQuery({ encoding: "json", message: '{"name":"x"}' })}`);
+      expect(stream.status).toBe(405);
+      const streamBody = JSON.parse(stream.body.toString()) as Record<string, unknown>;
+      expect(streamBody.code).toBe("unimplemented");
+      expect(streamBody.message).toBe(
+        "greet.v1.GreetService/GreetStream is a server-streaming method: it cannot answer a unary request; " +
+          "call it as a Connect stream (content-type application/connect+json or application/connect+proto)",
+      );
+    });
+
+    it("a unary JSON POST to a server- or bidi-streaming method is 415, saying to call it as a stream", async () => {
+      for (const [method, kind] of [["GreetStream", "server-streaming"], ["Chat", "bidi-streaming"]] as const) {
+        const res = await request(`${at127()}/greet.v1.GreetService/${method}`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: '{"name":"x","count":2}',
+        });
+        expect(res.status, method).toBe(415);
         const body = JSON.parse(res.body.toString()) as Record<string, unknown>;
-        expect(body.code).toBe("unimplemented");
-        expect(body.message).toContain("cannot be called with GET: only unary methods with idempotency_level = NO_SIDE_EFFECTS can; send it as POST");
+        expect(body).toEqual({
+          code: "unimplemented",
+          message:
+            `greet.v1.GreetService/${method} is a ${kind} method: it cannot answer a unary request; ` +
+            "call it as a Connect stream (content-type application/connect+json or application/connect+proto)",
+        });
       }
+      // A client-streaming method answers once: a unary request is a stream of one message.
+      const many = await request(`${at127()}/greet.v1.GreetService/GreetMany`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: '{"name":"x"}',
+      });
+      expect(many.status).toBe(200);
+      expect(JSON.parse(many.body.toString())).toMatchObject({ greeting: "Hello, x!", count: 1 });
     });
 
     // RFC 9110 §15.5.6: a 405 lists the methods the resource supports.

@@ -357,8 +357,9 @@ function checkAnswer(answer: Answer, request: HostileRequest): void {
     const json = JSON.parse(answer.body.toString("utf8")) as { code?: unknown; message?: unknown };
     const code = typeof json.code === "string" ? codeFromString(json.code) : undefined;
     if (code === undefined) throw new Error(`Connect error without a valid code: ${answer.body.toString("utf8").slice(0, 100)}`);
-    // The code's HTTP status; 404 for a procedure with no route and 405 for a GET refused (Connect spec).
-    const allowed = [codeToHttpStatus(code), ...(code === Code.Unimplemented ? [404, 405] : [])];
+    // The code's HTTP status; 404 for a procedure with no route, 405 for a GET refused (Connect spec),
+    // 415 for a unary request to a streaming method (as connect-go answers).
+    const allowed = [codeToHttpStatus(code), ...(code === Code.Unimplemented ? [404, 405, 415] : [])];
     if (!allowed.includes(status)) throw new Error(`Connect error ${json.code} with HTTP ${status}`);
     return;
   }

@@ -162,6 +162,7 @@ function jsonCall(messages: EnvelopedMessage[], encoding = "identity"): CallRequ
     signal: new AbortController().signal,
     codec: "json",
     readOnly: false,
+    unary: false,
   };
 }
 

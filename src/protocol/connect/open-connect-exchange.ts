@@ -43,6 +43,7 @@ export const openConnectExchange: OpenExchange = (req, rpc, context) => {
     acceptEncoding: accept,
     codec: parsed?.binary === false ? ("json" as const) : ("proto" as const),
     readOnly: false,
+    unary: !stream,
   };
   return stream
     ? openConnectStream(req.body, common, error, context)

@@ -63,6 +63,7 @@ export const openConnectGet: OpenExchange = (req, rpc, context) => {
     acceptEncoding: parseEncodingList(req.header.get("accept-encoding")),
     codec: codecName === "json" ? ("json" as const) : ("proto" as const),
     readOnly: true,
+    unary: true,
     messages: single({ flags: encoding === identity ? 0 : compressedFlag, data }),
   };
   return { request, error, respond: (result) => respondConnectUnary(result, request, context) };

@@ -41,6 +41,7 @@ export const openGrpcWebExchange: OpenExchange = (req, rpc, context) => {
     signal: req.signal,
     codec: "proto",
     readOnly: false,
+    unary: false,
   };
   const responseType = text ? "application/grpc-web-text+proto" : "application/grpc-web+proto";
   return {

@@ -31,6 +31,7 @@ export const openGrpcExchange: OpenExchange = (req, rpc, context) => {
     signal: req.signal,
     codec: "proto",
     readOnly: false,
+    unary: false,
   };
   return {
     request,
