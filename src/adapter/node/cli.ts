@@ -67,10 +67,7 @@ export async function runCli(argv: readonly string[], output: CliOutput): Promis
         return 0;
       }
       case "demo": {
-        const port = Number(args.values.port ?? "8080");
-        if (!Number.isInteger(port) || port < 0 || port > 65535) {
-          throw new Error(`--port must be a port number (0 to 65535), got "${args.values.port}"`);
-        }
+        const { port } = parseHostPort(`127.0.0.1:${args.values.port ?? "8080"}`, { allowZero: true });
         const demo = await startDemo(port, log, output.out);
         await untilSignal(log);
         await demo.close();
