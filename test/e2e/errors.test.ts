@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProbeDetailSchema, ProbeRequestSchema, ProbeService } from "../../src/gen/probe/v1/probe_pb.ts";
 import { closedPort } from "../support/closed-port.ts";
 import { allTransports, createTransport, type Harness, startHarness } from "../support/harness.ts";
-import { callError } from "../support/call-error.ts";
+import { callError, outcomesOf } from "../support/call-error.ts";
 
 type ProbeInit = MessageInitShape<typeof ProbeRequestSchema>;
 
@@ -264,14 +264,7 @@ describe("unreachable endpoints", () => {
     const harness = await startHarness({ extraEndpoints: [`127.0.0.1:${port}`] });
     try {
       const client = createClient(ProbeService, createTransport(name, harness.baseUrl));
-      const outcomes: (ConnectError | string)[] = [];
-      for (let i = 0; i < 40; i++) {
-        try {
-          outcomes.push((await client.probe({})).pod);
-        } catch (e) {
-          outcomes.push(ConnectError.from(e));
-        }
-      }
+      const outcomes = await outcomesOf(40, async () => (await client.probe({})).pod);
       // The call round robin sends to the closed port never reached a pod: it is sent to another (retries.test.ts).
       expect(outcomes.filter((o) => o instanceof ConnectError)).toEqual([]);
       expect(new Set(outcomes)).toEqual(new Set(["pod-a", "pod-b", "pod-c"]));

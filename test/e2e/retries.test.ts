@@ -4,7 +4,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ProbeService } from "../../src/gen/probe/v1/probe_pb.ts";
-import { callError } from "../support/call-error.ts";
+import { callError, outcomesOf } from "../support/call-error.ts";
 import { closedPort } from "../support/closed-port.ts";
 import { denoGaps, unlessOnDeno } from "../support/deno-gaps.ts";
 import { createTransport, type Harness, podRoutes, startHarness } from "../support/harness.ts";
@@ -243,14 +243,7 @@ describe("transparent retries: calls that never reached a pod go to another", ()
     const harness = await startHarness({ pods: 0, extraEndpoints: [healthy.address, reset.address, dropped.address] });
     cleanups.push(() => harness.close());
     const client = createClient(ProbeService, createTransport("grpc", harness.baseUrl));
-    const outcomes: (ConnectError | string)[] = [];
-    for (let i = 0; i < 12; i++) {
-      try {
-        outcomes.push((await client.probe({})).pod);
-      } catch (e) {
-        outcomes.push(ConnectError.from(e));
-      }
-    }
+    const outcomes = await outcomesOf(12, async () => (await client.probe({})).pod);
     const failed = failures(outcomes) as ConnectError[];
     expect(failed.map((e) => Code[e.code]).sort()).toEqual(["Internal", "Unavailable"]);
     expect(failed.map((e) => e.rawMessage).sort()).toEqual([
@@ -265,14 +258,7 @@ describe("transparent retries: calls that never reached a pod go to another", ()
   it("with the budget spent the client gets the failure, Unavailable, saying so", async () => {
     const harness = await harnessWith([`127.0.0.1:${await closedPort()}`], { budgetPercent: 0, minRetriesPerSecond: 0 });
     const client = createClient(ProbeService, createTransport("grpc", harness.baseUrl));
-    const outcomes: (ConnectError | string)[] = [];
-    for (let i = 0; i < 8; i++) {
-      try {
-        outcomes.push((await client.probe({})).pod);
-      } catch (e) {
-        outcomes.push(ConnectError.from(e));
-      }
-    }
+    const outcomes = await outcomesOf(8, async () => (await client.probe({})).pod);
     const failed = failures(outcomes) as ConnectError[];
     expect(failed).toHaveLength(1); // round robin reaches the closed port once; it then cools down
     expect(failed[0]?.code).toBe(Code.Unavailable);
