@@ -1,4 +1,3 @@
-import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -21,6 +20,7 @@ import type { UpstreamContext } from "../../src/upstream/call-upstream.ts";
 import type { UpstreamClient } from "../../src/upstream/upstream-client.ts";
 import { podRoutes } from "../support/harness.ts";
 import type { ProbeLog } from "../support/probe-service.ts";
+import { runCommand } from "../support/run-command.ts";
 
 // The schema a backend's pods serve, learned the way the gateway learns it:
 // over native gRPC through the gateway's own upstream client, from real pods
@@ -30,12 +30,10 @@ import type { ProbeLog } from "../support/probe-service.ts";
 const root = path.resolve(import.meta.dirname, "../..");
 const buf = path.join(root, "node_modules/.bin/buf");
 
-function run(command: string, args: readonly string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile(command, args, { cwd: root, timeout: 60_000 }, (error, _stdout, stderr) =>
-      error === null ? resolve() : reject(new Error(`${command} ${args.join(" ")}: ${error.message}\n${stderr}`)),
-    );
-  });
+/** Runs a command in the project root that must succeed. */
+async function run(command: string, args: readonly string[]): Promise<void> {
+  const result = await runCommand(command, args, { cwd: root, timeoutMs: 60_000 });
+  if (result.code !== 0) throw new Error(`${command} ${args.join(" ")}: exit ${result.code}\n${result.stderr}`);
 }
 
 /** A pod serving greet.v1 only, with reflection of it. */

@@ -1,7 +1,7 @@
-import { execFile } from "node:child_process";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Harness, startHarness } from "../support/harness.ts";
+import { type CommandResult, runCommand } from "../support/run-command.ts";
 
 // `buf curl` is what a developer reaches for first; it speaks all three
 // protocols, over HTTP/1.1 or h2c, and must find the gateway unremarkable.
@@ -22,25 +22,9 @@ const variants: readonly Variant[] = [
   { label: "connect (h2c)", args: ["--protocol", "connect", "--http2-prior-knowledge"] },
 ];
 
-interface CurlResult {
-  /** The exit code (0 on success). */
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** Runs `buf curl --schema proto ARGS -d DATA URL` in the project root; never rejects on a non-zero exit. */
-function bufCurl(variant: Variant, url: string, data: unknown): Promise<CurlResult> {
-  const args = ["curl", "--schema", "proto", ...variant.args, "-d", JSON.stringify(data), url];
-  return new Promise((resolve, reject) => {
-    execFile(buf, args, { cwd: root, timeout: 20_000 }, (error, stdout, stderr) => {
-      if (error !== null && typeof error.code !== "number") {
-        reject(new Error(`buf curl ${args.join(" ")} failed to run: ${error.message}\n${stderr}`));
-        return;
-      }
-      resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr });
-    });
-  });
+function bufCurl(variant: Variant, url: string, data: unknown): Promise<CommandResult> {
+  return runCommand(buf, ["curl", "--schema", "proto", ...variant.args, "-d", JSON.stringify(data), url], { cwd: root });
 }
 
 /** buf curl prints each message as an indented JSON object; top-level braces sit at column 0. */
@@ -52,7 +36,7 @@ function parseJsonStream(text: string): Record<string, unknown>[] {
   return trimmed.split(/(?<=^\})\s*(?=^\{)/m).map((part) => JSON.parse(part) as Record<string, unknown>);
 }
 
-function describeResult(result: CurlResult): string {
+function describeResult(result: CommandResult): string {
   return `exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`;
 }
 

@@ -1,4 +1,3 @@
-import { execFile } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,15 +10,13 @@ import { GreetService } from "../../src/gen/greet/v1/greet_pb.ts";
 import { endpointSlice, startFakeKubeApi } from "../support/fake-kube-api.ts";
 import { startGatewayProcess, stopGatewayProcess } from "../support/gateway-process.ts";
 import { edgegateCommand } from "../support/gateway-runtime.ts";
+import { type CommandResult, runCommand } from "../support/run-command.ts";
 
 
-function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const command = edgegateCommand(args);
-    execFile(command.file, command.args, { timeout: 20_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 1, stdout, stderr });
-    });
-  });
+/** Runs `edgegate ARGS` on the runtime under test. */
+function run(args: string[]): Promise<CommandResult> {
+  const command = edgegateCommand(args);
+  return runCommand(command.file, command.args);
 }
 
 describe("the edgegate command", () => {

@@ -1,9 +1,10 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { edgegateCommand, gatewayRuntime } from "../support/gateway-runtime.ts";
+import { type CommandResult, runCommand } from "../support/run-command.ts";
 
 // `npm start` is the first thing a user runs: it must start on a fresh
 // machine and print commands that work when pasted, showing the answers
@@ -34,13 +35,9 @@ async function startDemo(args: readonly string[]): Promise<{ child: ChildProcess
 }
 
 /** Runs one printed command through a shell, `npx buf` as the installed binary (what npx resolves it to, without npx's start-up). */
-function runPasted(command: string): Promise<{ code: number; stdout: string; stderr: string }> {
+function runPasted(command: string): Promise<CommandResult> {
   const resolved = command.replace(/^npx buf /, `${join(root, "node_modules/.bin/buf")} `);
-  return new Promise((resolve) => {
-    execFile("/bin/sh", ["-c", resolved], { cwd: root, timeout: 20_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 1, stdout, stderr });
-    });
-  });
+  return runCommand("/bin/sh", ["-c", resolved], { cwd: root });
 }
 
 /** The JSON objects a command printed (buf curl indents them; curl prints one line). */
@@ -113,11 +110,7 @@ describe(`edgegate demo on a busy port (${gatewayRuntime})`, () => {
     try {
       const port = Number(/gateway on http:\/\/127\.0\.0\.1:(\d+)/.exec(blocker.lines.join("\n"))?.[1]);
       const command = edgegateCommand(["demo", "--port", String(port)]);
-      const result = await new Promise<{ code: number; stderr: string }>((resolve) =>
-        execFile(command.file, command.args, { cwd: root, timeout: 20_000 }, (error, _stdout, stderr) =>
-          resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stderr }),
-        ),
-      );
+      const result = await runCommand(command.file, command.args, { cwd: root });
       expect(result.code).toBe(1);
       expect(result.stderr).toContain(`port ${port} is in use on 127.0.0.1; pick another one: npm start -- --port ${port + 1}`);
     } finally {

@@ -1,9 +1,9 @@
-import { execFile } from "node:child_process";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Pod, startPod } from "../../src/adapter/node/start-pod.ts";
 import { podRoutes } from "../support/harness.ts";
 import type { ProbeLog } from "../support/probe-service.ts";
+import { type CommandResult, runCommand } from "../support/run-command.ts";
 
 // The reflection the test and demo pods serve must satisfy a real client:
 // `buf curl --reflect` (grpc-go's reflection client underneath), over both
@@ -12,16 +12,9 @@ import type { ProbeLog } from "../support/probe-service.ts";
 const root = path.resolve(import.meta.dirname, "../..");
 const buf = path.join(root, "node_modules/.bin/buf");
 
-function bufCurl(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    execFile(buf, ["curl", ...args], { cwd: "/", timeout: 20_000 }, (error, stdout, stderr) => {
-      if (error !== null && typeof error.code !== "number") {
-        reject(new Error(`buf curl failed to run: ${error.message}\n${stderr}`));
-        return;
-      }
-      resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr });
-    });
-  });
+/** `buf curl ARGS` from `/`, where no local schema can help. */
+function bufCurl(args: readonly string[]): Promise<CommandResult> {
+  return runCommand(buf, ["curl", ...args], { cwd: "/" });
 }
 
 describe("pods serving reflection, as buf curl --reflect sees them", () => {

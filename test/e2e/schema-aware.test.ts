@@ -1,4 +1,3 @@
-import { execFile } from "node:child_process";
 import * as diagnostics from "node:diagnostics_channel";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -33,6 +32,7 @@ import { callError } from "../support/call-error.ts";
 import { type Harness, podRoutes, startHarness } from "../support/harness.ts";
 import { loopbackLookup } from "../support/loopback-lookup.ts";
 import { type ProbeLog, probeRoutes } from "../support/probe-service.ts";
+import { type CommandResult, runCommand } from "../support/run-command.ts";
 
 // Issue 5, end to end: Connect JSON and GET through the gateway, transcoded
 // with each backend's schema (learned by reflection from the pods, or from a
@@ -47,27 +47,13 @@ const buf = path.join(root, "node_modules/.bin/buf");
 const curl = "/usr/bin/curl";
 const haveCurl = existsSync(curl);
 
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs a command; never rejects on a non-zero exit. */
-function run(command: string, args: readonly string[], cwd = "/"): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    execFile(command, args, { cwd, timeout: 20_000 }, (error, stdout, stderr) => {
-      if (error !== null && typeof error.code !== "number") {
-        reject(new Error(`${command} ${args.join(" ")} failed to run: ${error.message}\n${stderr}`));
-        return;
-      }
-      resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr });
-    });
-  });
+/** Runs a command from `/` (no buf.yaml or proto/ there); never rejects on a non-zero exit. */
+function run(command: string, args: readonly string[], cwd = "/"): Promise<CommandResult> {
+  return runCommand(command, args, { cwd });
 }
 
 /** `buf curl ARGS` from `/`: no buf.yaml or proto/ there, so the schema comes from reflection only. */
-function bufCurl(args: readonly string[]): Promise<Run> {
+function bufCurl(args: readonly string[]): Promise<CommandResult> {
   return run(buf, ["curl", ...args]);
 }
 
@@ -76,7 +62,7 @@ function asHost(host: string | undefined): string[] {
   return host === undefined ? [] : ["-H", `Host: ${host}`, "--reflect-header", "*"];
 }
 
-const show = (r: Run) => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
+const show = (r: CommandResult) => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
 
 /** buf curl prints each message as an indented JSON object; top-level braces sit at column 0. */
 function jsonStream(text: string): Record<string, unknown>[] {
