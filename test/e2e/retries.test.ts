@@ -1,37 +1,16 @@
 import * as http2 from "node:http2";
-import * as net from "node:net";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ProbeService } from "../../src/gen/probe/v1/probe_pb.ts";
 import { callError, outcomesOf } from "../support/call-error.ts";
 import { closedPort } from "../support/closed-port.ts";
+import { listenH2c } from "../support/listen-h2c.ts";
 import { denoGaps, unlessOnDeno } from "../support/deno-gaps.ts";
 import { createTransport, type Harness, podRoutes, startHarness } from "../support/harness.ts";
 import type { ProbeLog } from "../support/probe-service.ts";
 
 const { constants } = http2;
-
-/** An h2c server on a loopback port, closed (sessions destroyed) by `close()`. */
-async function listen(server: http2.Http2Server) {
-  const sessions = new Set<http2.ServerHttp2Session>();
-  server.on("session", (session) => {
-    sessions.add(session);
-    session.on("error", () => {});
-    session.once("close", () => sessions.delete(session));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
-    sessions,
-    close: () => {
-      for (const session of sessions) {
-        session.destroy();
-      }
-      return new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 /**
  * A real connect-node pod serving the probe service that counts the calls
@@ -61,7 +40,7 @@ async function countingPod(name: string, probes: ProbeLog) {
       }
     });
   });
-  const listening = await listen(server);
+  const listening = await listenH2c(server);
   return {
     ...listening,
     handled: () => handled,
@@ -97,7 +76,7 @@ async function rawPod(onStream: (stream: http2.ServerHttp2Stream) => void, setti
     stream.on("error", () => {});
     onStream(stream);
   });
-  return { ...(await listen(server)), streams: () => streams };
+  return { ...(await listenH2c(server)), streams: () => streams };
 }
 
 /** Runs `total` unary probe calls, `concurrency` at a time over one HTTP/2 connection. */

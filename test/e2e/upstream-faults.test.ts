@@ -1,11 +1,11 @@
 import * as http2 from "node:http2";
-import type { AddressInfo } from "node:net";
 import { Code, createClient } from "@connectrpc/connect";
 import { encodeEnvelope } from "@connectrpc/connect/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProbeService } from "../../src/gen/probe/v1/probe_pb.ts";
 import { denoGaps, unlessOnDeno } from "../support/deno-gaps.ts";
 import { callError } from "../support/call-error.ts";
+import { listenH2c } from "../support/listen-h2c.ts";
 import { allTransports, createTransport, type Harness, startHarness } from "../support/harness.ts";
 
 /**
@@ -15,12 +15,7 @@ import { allTransports, createTransport, type Harness, startHarness } from "../s
  */
 async function faultyPod() {
   let streams = 0;
-  const sessions = new Set<http2.ServerHttp2Session>();
   const server = http2.createServer();
-  server.on("session", (session) => {
-    sessions.add(session);
-    session.once("close", () => sessions.delete(session));
-  });
   server.on("stream", (stream, headers) => {
     streams++;
     stream.on("error", () => {});
@@ -59,18 +54,8 @@ async function faultyPod() {
         stream.respond({ ":status": 200, "content-type": "application/grpc", "grpc-status": "0" }, { endStream: true });
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    streams: () => streams,
-    sessions: () => sessions.size,
-    close: () => {
-      for (const session of sessions) {
-        session.destroy();
-      }
-      return new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  const listening = await listenH2c(server);
+  return { port: listening.port, streams: () => streams, sessions: () => listening.sessions.size, close: listening.close };
 }
 
 describe("a pod that answers badly", () => {

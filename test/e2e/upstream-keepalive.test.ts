@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { greetRoutes } from "../../src/demo/greet-service.ts";
 import { GreetService } from "../../src/gen/greet/v1/greet_pb.ts";
 import { callError } from "../support/call-error.ts";
+import { listenH2c } from "../support/listen-h2c.ts";
 import { createTransport, type Harness, startHarness } from "../support/harness.ts";
 
 // Keepalive towards the pods (`backends[].keepalive`): a connection to a pod
@@ -23,21 +24,8 @@ const KEEPALIVE = { interval: "200ms", timeout: "300ms" };
 async function countingPod(name: string) {
   let pings = 0;
   const server = http2.createServer(connectNodeAdapter({ routes: greetRoutes(name) }));
-  const sessions = new Set<http2.ServerHttp2Session>();
-  server.on("session", (session) => {
-    sessions.add(session);
-    session.on("ping", () => pings++);
-    session.once("close", () => sessions.delete(session));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    pings: () => pings,
-    close: () => {
-      for (const session of sessions) session.destroy();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  server.on("session", (session) => session.on("ping", () => pings++));
+  return { ...(await listenH2c(server)), pings: () => pings };
 }
 
 /**
