@@ -1,8 +1,8 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startEdgegateUntil } from "../support/gateway-process.ts";
 import { edgegateCommand, gatewayRuntime } from "../support/gateway-runtime.ts";
 import { type CommandResult, runCommand } from "../support/run-command.ts";
 
@@ -15,22 +15,10 @@ import { type CommandResult, runCommand } from "../support/run-command.ts";
 const root = join(import.meta.dirname, "../..");
 const haveCurl = existsSync("/usr/bin/curl");
 
-/** The lines the demo printed up to its last one. */
+/** `edgegate demo ARGS` on the runtime under test, once it has printed its last line. */
 async function startDemo(args: readonly string[]): Promise<{ child: ChildProcess; lines: string[]; exited: Promise<number | string> }> {
-  const command = edgegateCommand(["demo", ...args]);
-  const child = spawn(command.file, command.args, { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
-  const exited = new Promise<number | string>((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")));
   const lines: string[] = [];
-  await new Promise<void>((resolve, reject) => {
-    const onLine = (line: string) => {
-      lines.push(line);
-      if (line.includes("Ctrl-C stops the demo")) resolve();
-    };
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", onLine);
-    createInterface({ input: child.stderr as NodeJS.ReadableStream }).on("line", onLine);
-    void exited.then((code) => reject(new Error(`edgegate demo exited with ${code}:\n${lines.join("\n")}`)));
-    setTimeout(() => reject(new Error(`edgegate demo did not start in 30 s:\n${lines.join("\n")}`)), 30_000).unref();
-  });
+  const { child, exited } = await startEdgegateUntil(["demo", ...args], (line) => line.includes("Ctrl-C stops the demo"), gatewayRuntime, lines);
   return { child, lines, exited };
 }
 

@@ -20,6 +20,9 @@ export interface GatewayProcess {
   stopping: boolean;
 }
 
+/** The repository root, where a user runs `edgegate` (relative paths in what it prints resolve from here). */
+const root = join(import.meta.dirname, "../..");
+
 /** How long a gateway process may take to log "edgegate started" (Deno compiles the sources on a cold cache). */
 const START_TIMEOUT_MS = 30_000;
 
@@ -28,6 +31,51 @@ export async function writeConfigFile(config: unknown): Promise<string> {
   const file = join(await mkdtemp(join(tmpdir(), "edgegate-process-")), "gateway.yaml");
   await writeFile(file, JSON.stringify(config, null, 2));
   return file;
+}
+
+/** An `edgegate` process that has printed the line a test waited for. */
+export interface StartedCommand {
+  readonly child: ChildProcess;
+  /** Resolves with the exit code (or the signal's name) once the process has exited. */
+  readonly exited: Promise<number | string>;
+  /** The line that was waited for. */
+  readonly line: string;
+}
+
+/**
+ * Runs `edgegate ARGS` on the runtime from the repository root, appending
+ * every line it writes (stdout and stderr) to `logs`, and resolves once a line
+ * passes `ready`. Rejects with its output when it exits first or takes longer
+ * than START_TIMEOUT_MS (and kills it then).
+ */
+export async function startEdgegateUntil(
+  args: readonly string[],
+  ready: (line: string) => boolean,
+  runtime: GatewayRuntime = gatewayRuntime,
+  logs: string[] = [],
+): Promise<StartedCommand> {
+  const command = edgegateCommand(args, runtime);
+  const child = spawn(command.file, command.args, { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
+  const exited = new Promise<number | string>((resolve) =>
+    child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")),
+  );
+  const what = `edgegate ${args[0] ?? ""} (${runtime})`;
+  const started = new Promise<string>((resolve, reject) => {
+    const onLine = (line: string) => {
+      logs.push(line);
+      if (ready(line)) resolve(line);
+    };
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", onLine);
+    createInterface({ input: child.stderr as NodeJS.ReadableStream }).on("line", onLine);
+    void exited.then((code) => reject(new Error(`${what} exited with ${code} before starting:\n${logs.join("\n")}`)));
+    setTimeout(() => reject(new Error(`${what} did not start in ${START_TIMEOUT_MS} ms:\n${logs.join("\n")}`)), START_TIMEOUT_MS).unref();
+  });
+  try {
+    return { child, exited, line: await started };
+  } catch (e) {
+    child.kill("SIGKILL");
+    throw e;
+  }
 }
 
 /**
@@ -41,30 +89,13 @@ export async function startGatewayProcess(
   runtime: GatewayRuntime = gatewayRuntime,
   logs: string[] = [],
 ): Promise<GatewayProcess> {
-  const command = edgegateCommand(["serve", "--config", configFile, "--log-level", "debug"], runtime);
-  const child = spawn(command.file, command.args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
-  const exited = new Promise<number | string>((resolve) =>
-    child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")),
+  const { child, exited, line: started } = await startEdgegateUntil(
+    ["serve", "--config", configFile, "--log-level", "debug"],
+    (line) => line.includes('"msg":"edgegate started"'),
+    runtime,
+    logs,
   );
-  const started = new Promise<Record<string, unknown>>((resolve, reject) => {
-    const onLine = (line: string) => {
-      logs.push(line);
-      if (line.includes('"msg":"edgegate started"')) {
-        resolve(JSON.parse(line) as Record<string, unknown>);
-      }
-    };
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", onLine);
-    createInterface({ input: child.stderr as NodeJS.ReadableStream }).on("line", onLine);
-    void exited.then((code) => reject(new Error(`edgegate (${runtime}) exited with ${code} before starting:\n${logs.join("\n")}`)));
-    setTimeout(() => reject(new Error(`edgegate (${runtime}) did not start in ${START_TIMEOUT_MS} ms:\n${logs.join("\n")}`)), START_TIMEOUT_MS).unref();
-  });
-  let line: Record<string, unknown>;
-  try {
-    line = await started;
-  } catch (e) {
-    child.kill("SIGKILL");
-    throw e;
-  }
+  const line = JSON.parse(started) as Record<string, unknown>;
   const listeners = (line.listeners as string[]).map((a) => parseHostPort(a, { allowZero: true }));
   const admin = typeof line.admin === "string" ? parseHostPort(line.admin, { allowZero: true }) : undefined;
   const gateway: GatewayProcess = { child, listeners, admin, logs, exited, stopping: false };
