@@ -103,7 +103,11 @@ describe("graceful shutdown", () => {
     const shutdown = harness.gateway.shutdown();
     expect(tags.filter((tag) => harness.probes.get(tag)?.finished)).toEqual([]);
 
-    expect((await fetch(`http://127.0.0.1:${adminPort}/readyz`)).status).toBe(503);
+    // At once in process; a gateway in its own process takes the signal a moment later.
+    await vi.waitFor(async () => expect((await fetch(`http://127.0.0.1:${adminPort}/readyz`)).status).toBe(503), {
+      timeout: 1_000,
+      interval: 10,
+    });
     expect(await refused(port)).toBe(true);
     expect(await goaway).toBe(http2.constants.NGHTTP2_NO_ERROR);
     expect((await keepAliveClosed) - started).toBeLessThan(500);
