@@ -1,15 +1,15 @@
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import type { UniversalHandlerFn } from "@connectrpc/connect/protocol";
-import { universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { NodeRequestHandler } from "./cleartext-listener.ts";
 import { authorityOf, universalRequestFromNode } from "./universal-request.ts";
+import { writeUniversalResponse } from "./write-universal-response.ts";
 
 /**
  * Adapts the gateway's web-standard handler to Node's request/response
  * objects: the request through `universalRequestFromNode` (HTTP/2 reset codes
- * into the abort signal), the response with connect-node's own converter
- * (it writes trailers). Whatever fails here is answered
+ * into the abort signal), the response through `writeUniversalResponse`
+ * (Trailers-Only as one HEADERS frame, headers sent when the pod sends them). Whatever fails here is answered
  * or the stream reset — it never reaches the process.
  */
 export function createNodeRequestHandler(
@@ -34,7 +34,7 @@ export function createNodeRequestHandler(
     }
     const request = universalRequestFromNode(req, res);
     const response = await handle(request);
-    await universalResponseToNodeResponse(response, res);
+    await writeUniversalResponse(response, res);
   }
 }
 

@@ -28,7 +28,8 @@ export function universalRequestFromNode(
       const reset = h2ResetError(req.stream.rstCode, "the client");
       abort.abort(
         reset ??
-          (res.writableEnded ? callEnded : new ConnectError("the client closed the stream before the answer was complete", Code.Canceled)),
+          // A Trailers-Only answer ends the stream itself (`respond(…, { endStream })`), not the response object.
+          (res.writableEnded || req.stream.writableEnded ? callEnded : new ConnectError("the client closed the stream before the answer was complete", Code.Canceled)),
       );
     });
   } else {
