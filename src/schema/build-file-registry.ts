@@ -18,6 +18,7 @@ import {
   file_google_protobuf_type,
   file_google_protobuf_wrappers,
 } from "@bufbuild/protobuf/wkt";
+import { fillJsonNames } from "./fill-json-names.ts";
 
 /** The well-known types protobuf-es ships, by file name: imports a schema may leave out. */
 export const wellKnownFiles: ReadonlyMap<string, DescFile> = new Map(
@@ -59,12 +60,14 @@ export interface BuiltRegistry {
  * taken from the well-known types; a file importing something found nowhere
  * is dropped (with those importing it) and reported, so one broken file does
  * not cost the rest. Files are ordered imports first, as a registry needs.
+ * Fields without `json_name` get protoc's (`fillJsonNames`, in place).
  * @throws Error when the descriptors are inconsistent (a type referring to
  *   nothing, a duplicate name): protobuf-es's message says what.
  */
 export function buildFileRegistry(protos: Iterable<FileDescriptorProto>): BuiltRegistry {
   const byName = new Map<string, FileDescriptorProto>();
   for (const proto of protos) {
+    fillJsonNames(proto);
     byName.set(proto.name, proto);
   }
   const ordered: FileDescriptorProto[] = [];
