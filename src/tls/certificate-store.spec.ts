@@ -38,6 +38,18 @@ describe("CertificateStore", () => {
     expect(store.select("a.test")?.key).toBe("file:b");
   });
 
+  it("takes a change of names alone (same PEMs) as a change, and an order change as none", () => {
+    const store = new CertificateStore();
+    let changes = 0;
+    store.subscribe(() => changes++);
+    store.set(cert("secret:shop/api", ["api.example.com"]));
+    store.set(cert("secret:shop/api", ["api.example.com", "new.example.com"]));
+    expect(changes).toBe(2);
+    expect(store.select("new.example.com")?.key).toBe("secret:shop/api");
+    store.set(cert("secret:shop/api", ["new.example.com", "api.example.com"]));
+    expect(changes).toBe(2);
+  });
+
   it("has nothing to serve when empty", () => {
     expect(new CertificateStore().select("a.test")).toBeUndefined();
   });

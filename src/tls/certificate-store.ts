@@ -40,7 +40,13 @@ export class CertificateStore implements CertificateSelector {
 
   set(certificate: StoredCertificate): void {
     const previous = this.entries.get(certificate.key);
-    if (previous?.certPem === certificate.certPem && previous.keyPem === certificate.keyPem) {
+    // Unchanged only when the names are too: an Ingress whose TLS entry gains a
+    // host keeps its Secret's PEMs, and SNI must serve the new host (issue 14).
+    if (
+      previous?.certPem === certificate.certPem &&
+      previous.keyPem === certificate.keyPem &&
+      sameNames(previous.names, certificate.names)
+    ) {
       return;
     }
     this.entries.set(certificate.key, certificate);
@@ -82,4 +88,13 @@ export class CertificateStore implements CertificateSelector {
   private changed(): void {
     for (const listener of this.listeners) listener();
   }
+}
+
+/** The same names, whatever their order. */
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) {
+    return false;
+  }
+  const names = new Set(a);
+  return b.every((name) => names.has(name));
 }

@@ -399,6 +399,25 @@ describe("kubernetes Ingress as the route source", () => {
     expect(await served(HOST_A)).toEqual({ serial: asrCert.serial, alpn: "h2" });
   });
 
+  it("serves a host added to an Ingress's TLS entry (same Secret) its certificate", async () => {
+    // Issue 14: the Secret's PEMs are unchanged, only the hosts it is served for grow.
+    const extra = "extra.voice.example.test";
+    const tts = (hosts: string[]) =>
+      ingress("testing-voice-tts", {
+        className: CLASS,
+        tls: [{ hosts, secretName: "tts-cert" }],
+        rules: hosts.map((host) => ({ host, paths: [{ path: "/", service: "testing-voice-tts", port: "grpc" }] })),
+      });
+    expect((await served(extra, false)).serial).not.toBe(ttsCert.serial);
+    api.put("ingresses", tts([HOST_B, extra]));
+    await eventually(extra, ["pod-c", "pod-d"], "h2c");
+    await vi.waitFor(async () => expect((await served(extra, false)).serial).toBe(ttsCert.serial), { timeout: 5_000, interval: 20 });
+    expect(await served(HOST_B)).toEqual({ serial: ttsCert.serial, alpn: "h2" });
+    // And the host leaves again when the entry loses it.
+    api.put("ingresses", tts([HOST_B]));
+    await vi.waitFor(async () => expect((await served(extra, false)).serial).not.toBe(ttsCert.serial), { timeout: 5_000, interval: 20 });
+  });
+
   it("routes by path within a host: Prefix /greet.v1.GreetService to one Service, everything else to another", async () => {
     api.put("services", service("greeter", [{ name: "grpc", port: 8080, targetPort: podPort }]));
     api.put("services", service("prober", [{ name: "grpc", port: 8080, targetPort: podPort }]));
