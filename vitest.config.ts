@@ -7,6 +7,7 @@ const withoutGateway = [
   "test/e2e/test-pki.test.ts",
   "test/e2e/pod-reflection.test.ts",
   "test/e2e/backend-schema.test.ts",
+  "test/e2e/kubernetes-forbidden.test.ts",
 ];
 
 export default defineConfig({

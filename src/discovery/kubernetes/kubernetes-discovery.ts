@@ -15,6 +15,8 @@ export interface KubernetesDiscoveryOptions {
   readonly backoff?: BackoffOptions;
   /** Counts watch events and restarts per resource, for metrics. */
   readonly events?: { readonly event: (resource: string) => void; readonly restart: (resource: string) => void };
+  /** The clock the watches judge early 403s by (`FORBIDDEN_GRACE_MS`); injected so tests can control time. */
+  readonly now?: () => number;
 }
 
 /** Retry delays after a failed list or watch: 250 ms doubling to 30 s, jittered. */
@@ -65,6 +67,7 @@ export class KubernetesDiscovery {
       kubeConfig: this.kubeConfig,
       log: this.options.log,
       backoff: createBackoff(this.options.backoff ?? DEFAULT_BACKOFF),
+      ...(this.options.now === undefined ? {} : { now: this.options.now }),
     });
     this.informers.push(informer as unknown as ResilientInformer<KubernetesObject>);
     if (this.started) informer.start();
@@ -87,6 +90,7 @@ export class KubernetesDiscovery {
         log: this.options.log,
         backoff: createBackoff(this.options.backoff ?? DEFAULT_BACKOFF),
         ...(this.options.events === undefined ? {} : { events: this.eventsFor("endpointslices") }),
+        ...(this.options.now === undefined ? {} : { now: this.options.now }),
       });
       this.watches.set(namespace, watch);
       if (this.started) watch.start();

@@ -20,6 +20,8 @@ export interface NamespaceWatchOptions {
   readonly schedule?: Schedule;
   /** Counts watch events and restarts, for metrics. */
   readonly events?: { readonly event: () => void; readonly restart: () => void };
+  /** The clock for the grace of early 403s. */
+  readonly now?: () => number;
 }
 
 /** One backend's view: a Service port, its merged endpoints, its subscribers. */
@@ -116,6 +118,7 @@ export class NamespaceWatch {
       log: this.options.log,
       backoff: this.options.backoff,
       ...(this.options.schedule === undefined ? {} : { schedule: this.options.schedule }),
+      ...(this.options.now === undefined ? {} : { now: this.options.now }),
       onChange: (slice, deleted) => this.applySlice(slice, deleted),
       onWatching: () => {
         if (!reconciled) {

@@ -11,11 +11,21 @@ import {
 } from "@kubernetes/client-node";
 import type { Logger } from "../../log/logger.ts";
 import type { Backoff } from "../backoff.ts";
-import { describeKubeError } from "./describe-kube-error.ts";
+import { describeKubeError, kubeErrorStatus, rbacResourceOfPath } from "./describe-kube-error.ts";
 import { defaultSchedule, type Schedule } from "../../time/schedule.ts";
 
 /** The longest the informer may wait before re-watching after a watch ended cleanly. */
 const MAX_REWATCH_DELAY_MS = 1_000;
+
+/**
+ * How long after its start an informer that never synced takes a 403 for an
+ * API server still starting, and retries it quietly (a debug line). A fresh
+ * kube-apiserver answers 403 for some tens of milliseconds before its RBAC
+ * authorizer has synced; a gateway started with its cluster (kind, CI) saw
+ * a warning with an RBAC hint that was not true (issue 14). A 403 that lasts
+ * longer is what it says: a missing permission.
+ */
+export const FORBIDDEN_GRACE_MS = 5_000;
 
 export interface ResilientInformerOptions<T extends KubernetesObject> {
   readonly kubeConfig: KubeConfig;
@@ -31,6 +41,8 @@ export interface ResilientInformerOptions<T extends KubernetesObject> {
   readonly backoff: Backoff;
   /** Schedules a retry; returns its cancel function. Injected so tests can control time. */
   readonly schedule?: Schedule;
+  /** The clock, for the grace of early 403s; injected so tests can control time. */
+  readonly now?: () => number;
   /** An object was added or changed (`deleted` false) or deleted. */
   readonly onChange: (object: T, deleted: boolean) => void;
   /** The informer starts a watch: its list, if it made one, is in its cache. */
@@ -59,9 +71,12 @@ export class ResilientInformer<T extends KubernetesObject> {
   private cancelRetry: (() => void) | undefined;
   private stopped = false;
   private watching = false;
+  private startedAt = 0;
+  private readonly resource: string;
 
   constructor(options: ResilientInformerOptions<T>) {
     this.options = options;
+    this.resource = rbacResourceOfPath(options.path);
     this.informer = new ListWatch<T>(
       options.path,
       new ResumingWatch(options.kubeConfig, {
@@ -95,6 +110,7 @@ export class ResilientInformer<T extends KubernetesObject> {
   }
 
   start(): void {
+    this.startedAt = (this.options.now ?? Date.now)();
     this.informer.start().catch((error: unknown) => this.retry(error));
   }
 
@@ -120,10 +136,16 @@ export class ResilientInformer<T extends KubernetesObject> {
     }
     this.options.events?.restart();
     const delayMs = this.options.backoff.next();
-    this.options.log.warn(`watch of ${this.options.what} failed; serving what it last saw and retrying`, {
-      error: describeKubeError(error),
-      retryInMs: delayMs,
-    });
+    const fields = { error: describeKubeError(error, this.resource), retryInMs: delayMs };
+    const starting =
+      !this.watching &&
+      kubeErrorStatus(error) === 403 &&
+      (this.options.now ?? Date.now)() - this.startedAt < FORBIDDEN_GRACE_MS;
+    if (starting) {
+      this.options.log.debug(`watch of ${this.options.what} forbidden so far (an API server still starting?); retrying`, fields);
+    } else {
+      this.options.log.warn(`watch of ${this.options.what} failed; serving what it last saw and retrying`, fields);
+    }
     this.cancelRetry?.();
     this.cancelRetry = (this.options.schedule ?? defaultSchedule)(() => {
       this.cancelRetry = undefined;
