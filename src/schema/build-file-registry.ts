@@ -19,6 +19,7 @@ import {
   file_google_protobuf_wrappers,
 } from "@bufbuild/protobuf/wkt";
 import { fillJsonNames } from "./fill-json-names.ts";
+import { repairDescriptors } from "./repair-descriptors.ts";
 
 /** The well-known types protobuf-es ships, by file name: imports a schema may leave out. */
 export const wellKnownFiles: ReadonlyMap<string, DescFile> = new Map(
@@ -60,13 +61,16 @@ export interface BuiltRegistry {
  * taken from the well-known types; a file importing something found nowhere
  * is dropped (with those importing it) and reported, so one broken file does
  * not cost the rest. Files are ordered imports first, as a registry needs.
- * Fields without `json_name` get protoc's (`fillJsonNames`, in place).
+ * Descriptors a server made up at run time are made consistent first
+ * (`repairDescriptors`: relative type names, missing dependencies, made-up
+ * well-known files), and fields without `json_name` get protoc's
+ * (`fillJsonNames`); both in place.
  * @throws Error when the descriptors are inconsistent (a type referring to
  *   nothing, a duplicate name): protobuf-es's message says what.
  */
 export function buildFileRegistry(protos: Iterable<FileDescriptorProto>): BuiltRegistry {
   const byName = new Map<string, FileDescriptorProto>();
-  for (const proto of protos) {
+  for (const proto of repairDescriptors([...protos], wellKnownFiles)) {
     fillJsonNames(proto);
     byName.set(proto.name, proto);
   }
