@@ -3,6 +3,7 @@ import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { CallRequest } from "../call/call-request.ts";
 import { type BackendSchema, SchemaUnavailableError } from "../schema/backend-schema.ts";
+import { standardServiceMethod } from "../schema/standard-services.ts";
 
 /** The method a schema-aware call needs, or the error to answer it with (and its HTTP status, for Connect). */
 export type SchemaMethod =
@@ -13,11 +14,12 @@ export type SchemaMethod =
  * Looks up the method of a call that needs the schema (Connect JSON, Connect
  * GET) and checks that GET is allowed for it. Each failure says what to do:
  * configure a schema source, call a method the pods serve, or use POST.
+ * Standard gRPC services (health) are known without the pods' schema.
  */
 export async function resolveSchemaMethod(call: CallRequest, schema: BackendSchema, backend: string): Promise<SchemaMethod> {
   let method: DescMethod | undefined;
   try {
-    method = await schema.method(call.service, call.method);
+    method = (await schema.method(call.service, call.method)) ?? standardServiceMethod(call.service, call.method);
   } catch (error) {
     if (error instanceof SchemaUnavailableError) {
       return { error: new ConnectError(error.message, error.transient ? Code.Unavailable : Code.Unimplemented) };
