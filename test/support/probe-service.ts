@@ -55,15 +55,37 @@ export function probeRoutes(pod: string, log: ProbeLog): (router: ConnectRouter)
     for (const [k, v] of Object.entries(req.responseTrailers)) {
       ctx.responseTrailer.set(k, v);
     }
+    // The echo headers of the gRPC interop tests' custom_metadata case.
+    const initial = ctx.requestHeader.get(echoInitial);
+    if (initial !== null) {
+      ctx.responseHeader.set(echoInitial, initial);
+    }
+    const trailing = ctx.requestHeader.get(echoTrailing);
+    if (trailing !== null) {
+      ctx.responseTrailer.set(echoTrailing, trailing);
+    }
     return entry;
   }
-  function respond(req: ProbeRequest, ctx: HandlerContext, extra: { count?: number; index?: number } = {}): ProbeResponse {
+  function respond(
+    req: ProbeRequest,
+    ctx: HandlerContext,
+    extra: { count?: number; index?: number; receivedBytes?: bigint } = {},
+  ): ProbeResponse {
     const requestHeaders: Record<string, string> = {};
     ctx.requestHeader.forEach((value, name) => {
       requestHeaders[name] = value;
     });
     const payload = req.payloadSize > 0 ? new Uint8Array(req.payloadSize).fill(0x61) : req.payload;
-    return create(ProbeResponseSchema, { pod, requestHeaders, payload, at: req.at, big: req.big, color: req.color, ...extra });
+    return create(ProbeResponseSchema, {
+      pod,
+      requestHeaders,
+      payload,
+      at: req.at,
+      big: req.big,
+      color: req.color,
+      receivedBytes: BigInt(req.payload.length),
+      ...extra,
+    });
   }
   function maybeFail(req: ProbeRequest): void {
     if (req.failCode === 0) {
@@ -98,7 +120,9 @@ export function probeRoutes(pod: string, log: ProbeLog): (router: ConnectRouter)
         let first: ProbeRequest | undefined;
         let entry: ProbeRecord | undefined;
         let count = 0;
+        let receivedBytes = 0n;
         for await (const req of requests) {
+          receivedBytes += BigInt(req.payload.length);
           if (first === undefined) {
             first = req;
             entry = record(req, ctx);
@@ -115,7 +139,7 @@ export function probeRoutes(pod: string, log: ProbeLog): (router: ConnectRouter)
         if (entry !== undefined) {
           entry.finished = true;
         }
-        return respond(first, ctx, { count });
+        return respond(first, ctx, { count, receivedBytes });
       },
       async *probeBidi(requests, ctx) {
         let entry: ProbeRecord | undefined;
@@ -134,6 +158,10 @@ export function probeRoutes(pod: string, log: ProbeLog): (router: ConnectRouter)
       },
     });
 }
+
+/** Request headers whose value the pod sends back, as the gRPC interop tests' servers do. */
+const echoInitial = "x-grpc-test-echo-initial";
+const echoTrailing = "x-grpc-test-echo-trailing-bin";
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   if (ms <= 0) {
