@@ -1,0 +1,212 @@
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Harness, startHarness } from "../support/harness.ts";
+import { createTestPki } from "../support/test-pki.ts";
+import { bufCurlClient } from "./clients/buf-curl-client.ts";
+import { connectEsClient } from "./clients/connect-es-client.ts";
+import { closeConnectWebBrowser, connectWebClient, connectWebCors } from "./clients/connect-web-client.ts";
+import { grpcGoClient, prepareGrpcGoClient } from "./clients/grpc-go-client.ts";
+import { grpcJsClient } from "./clients/grpc-js-client.ts";
+import type { CaseOutcome, InteropCase, InteropClient, InteropTarget } from "./clients/interop-client.ts";
+import { knownGap } from "./known-gaps.ts";
+import type { PodStack, StackPod } from "./stacks/pod-stack.ts";
+
+/** A client of the matrix, and how it can be used beside the gateway. */
+interface MatrixClient {
+  readonly client: InteropClient;
+  /**
+   * It speaks native gRPC over h2c, so the same cases can run straight
+   * against a pod as the control (issue 14: a case may fail through the
+   * gateway only if it also fails directly).
+   */
+  readonly direct: boolean;
+}
+
+/** Cases run once more over TLS to the gateway (ALPN h2, or HTTP/1.1 for the clients that choose it). */
+const tlsCases: readonly InteropCase[] = ["empty_unary", "server_streaming", "status_code_and_message", "error_details"];
+
+/** The name the gateway's TLS certificate carries; clients send it as SNI and check it. */
+const SERVER_NAME = "interop.edgegate.test";
+
+/**
+ * Every client of the matrix for one stack. buf curl over gRPC learns the
+ * schema by reflection through the gateway (the gateway answers it from the
+ * pods' reflection, or from the descriptor set of a stack without one), and
+ * can call a pod directly only when the stack has reflection itself.
+ */
+function matrixClients(stack: PodStack): MatrixClient[] {
+  return [
+    { client: grpcJsClient, direct: true },
+    { client: grpcGoClient, direct: true },
+    { client: connectEsClient("grpc"), direct: true },
+    { client: connectEsClient("connect"), direct: false },
+    { client: connectEsClient("connect", { httpVersion: "2", json: true }), direct: false },
+    { client: connectEsClient("grpc-web", { httpVersion: "1.1" }), direct: false },
+    { client: bufCurlClient("grpc", { reflect: true }), direct: stack.reflection },
+    { client: bufCurlClient("connect"), direct: false },
+    { client: bufCurlClient("grpcweb"), direct: false },
+    { client: connectWebClient("connect-json"), direct: false },
+    { client: connectWebClient("connect-binary"), direct: false },
+    { client: connectWebClient("grpc-web"), direct: false },
+  ];
+}
+
+/** One row of the matrix's table: a case of a client against a stack. */
+export interface MatrixRow {
+  readonly stack: string;
+  readonly client: string;
+  readonly case: InteropCase | `tls:${InteropCase}`;
+  readonly gateway: CaseOutcome;
+  readonly direct: CaseOutcome | undefined;
+  readonly gap: string | undefined;
+}
+
+const resultsDir = resolve(import.meta.dirname, "../../node_modules/.cache/edgegate-interop/results");
+
+/**
+ * The interop matrix for one pod stack (test/interop/README.md): two pods of
+ * the stack behind a gateway with an h2c and a TLS listener; every client
+ * runs its cases through the gateway and, where it speaks native gRPC,
+ * directly against a pod. Each case is a test: it passes through the
+ * gateway, or it is a documented gap (known-gaps.ts) that fails directly
+ * too. The rows are written to node_modules/.cache/edgegate-interop/results/
+ * and printed as a table.
+ */
+export function describeInteropMatrix(stack: PodStack, prepare: () => Promise<void> = async () => {}): void {
+  describe(`interop matrix: ${stack.id} pods`, () => {
+    let pods: StackPod[] = [];
+    let harness: Harness | undefined;
+    let dir: string | undefined;
+    let skipped: string | undefined;
+    let plain: InteropTarget;
+    let secure: InteropTarget;
+    const rows: MatrixRow[] = [];
+
+    beforeAll(async () => {
+      await Promise.all([prepare(), prepareGrpcGoClient()]);
+      skipped = stack.unavailable();
+      if (skipped !== undefined) {
+        console.info(`interop matrix: ${stack.id} pods skipped: ${skipped}`);
+        return;
+      }
+      pods = await Promise.all([stack.start(`${stack.id}-a`), stack.start(`${stack.id}-b`)]);
+      const pki = await createTestPki();
+      dir = await mkdtemp(join(tmpdir(), "edgegate-interop-"));
+      const files = await pki.writeFiles(dir, "gateway", await pki.issue([SERVER_NAME]));
+      const caFile = join(dir, "ca.crt");
+      await writeFile(caFile, pki.ca.certPem);
+      const cors = await connectWebCors();
+      harness = await startHarness({
+        pods: 0,
+        config: {
+          listeners: [{ address: "127.0.0.1:0" }, { address: "127.0.0.1:0", tls: { certificates: [files] } }],
+          routes: [{ services: ["probe.v1.", "grpc.health.v1."], backend: "pods", cors }],
+          backends: [
+            {
+              name: "pods",
+              balancer: "round_robin",
+              discovery: { static: { endpoints: pods.map((p) => p.address) } },
+              ...(stack.schemas === undefined
+                ? {}
+                : { schemas: { reflection: stack.reflection, descriptorSets: [stack.schemas] } }),
+            },
+          ],
+        },
+      });
+      const [h2c, tls] = harness.gateway.listeners;
+      plain = { address: `127.0.0.1:${h2c?.port}` };
+      secure = { address: `127.0.0.1:${tls?.port}`, tls: { caFile, serverName: SERVER_NAME } };
+    }, 120_000);
+
+    afterAll(async () => {
+      await harness?.close();
+      await Promise.all(pods.map((p) => p.close()));
+      await closeConnectWebBrowser();
+      if (dir !== undefined) {
+        await rm(dir, { recursive: true, force: true });
+      }
+      if (rows.length > 0) {
+        await mkdir(resultsDir, { recursive: true });
+        await writeFile(join(resultsDir, `${stack.id}.json`), JSON.stringify(rows, null, 1));
+        console.info(matrixTable(stack.id, rows));
+      }
+    });
+
+    for (const { client, direct } of matrixClients(stack)) {
+      describe(client.id, () => {
+        const through = new Map<string, CaseOutcome>();
+        const control = new Map<string, CaseOutcome>();
+        let clientSkipped: string | undefined;
+
+        beforeAll(async () => {
+          clientSkipped = skipped ?? client.unavailable();
+          if (clientSkipped !== undefined) {
+            return;
+          }
+          for (const outcome of await client.run(plain, client.cases)) {
+            through.set(outcome.case, outcome);
+          }
+          const overTls = tlsCases.filter((c) => client.cases.includes(c));
+          for (const outcome of await client.run(secure, overTls)) {
+            through.set(`tls:${outcome.case}`, outcome);
+          }
+          if (direct) {
+            const pod = pods[0];
+            if (pod !== undefined) {
+              for (const outcome of await client.run({ address: pod.address }, client.cases)) {
+                control.set(outcome.case, outcome);
+              }
+            }
+          }
+        }, 240_000);
+
+        const names = [...client.cases, ...tlsCases.filter((c) => client.cases.includes(c)).map((c) => `tls:${c}` as const)];
+        for (const name of names) {
+          it(name, (context) => {
+            if (clientSkipped !== undefined) {
+              context.skip(clientSkipped);
+              return;
+            }
+            const outcome = through.get(name);
+            const directOutcome = control.get(name.replace(/^tls:/, ""));
+            const gap = knownGap(stack.id, client.id, name);
+            rows.push({
+              stack: stack.id,
+              client: client.id,
+              case: name,
+              gateway: outcome ?? { case: name.replace(/^tls:/, "") as InteropCase, ok: false, detail: "no outcome" },
+              direct: directOutcome,
+              gap: gap?.reason,
+            });
+            expect(outcome, `${client.id} reported nothing for ${name}`).toBeDefined();
+            if (outcome?.ok === true) {
+              expect(gap, `documented gap ${stack.id} × ${client.id} × ${name} passes now: remove it from known-gaps.ts`).toBeUndefined();
+              return;
+            }
+            expect(gap, `${name} through the gateway: ${outcome?.detail} (direct: ${directOutcome === undefined ? "not run" : directOutcome.ok ? "ok" : directOutcome.detail})`).toBeDefined();
+            // Where the control ran, the case must fail there too: the gateway may not break what works without it.
+            if (directOutcome !== undefined) {
+              expect(directOutcome.ok, `${name} fails through the gateway but passes directly: ${outcome?.detail}`).toBe(false);
+            }
+          });
+        }
+      });
+    }
+  });
+}
+
+/** The matrix of one stack as a Markdown table: a row per client, a column per case. */
+export function matrixTable(stack: string, rows: readonly MatrixRow[]): string {
+  const cases = [...new Set(rows.map((r) => r.case))];
+  const clients = [...new Set(rows.map((r) => r.client))];
+  const cell = (row: MatrixRow | undefined) =>
+    row === undefined ? "–" : row.gateway.ok ? (row.direct === undefined ? "✓" : row.direct.ok ? "✓✓" : "✓(✗)") : row.gap !== undefined ? "gap" : "✗";
+  const lines = [`interop matrix, ${stack} pods (✓ through the gateway; ✓✓ also directly; – not expressible)`];
+  lines.push(`| client | ${cases.join(" | ")} |`, `|---|${cases.map(() => "---").join("|")}|`);
+  for (const client of clients) {
+    lines.push(`| ${client} | ${cases.map((c) => cell(rows.find((r) => r.client === client && r.case === c))).join(" | ")} |`);
+  }
+  return lines.join("\n");
+}
