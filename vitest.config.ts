@@ -17,6 +17,8 @@ export default defineConfig({
     // End-to-end suites bind real sockets and spawn buf; one file at a time per worker is plenty on 2 cores.
     fileParallelism: true,
     maxWorkers: 2,
+    // The interop matrix's Go binaries and Python code, built once per run (test/interop).
+    globalSetup: ["test/interop/global-setup.ts"],
     projects: [
       {
         extends: true,

@@ -6,7 +6,7 @@ import { ProbeRequestSchema, ProbeResponseSchema, ProbeService } from "../../src
 import { createGrpcJsClient, grpcJsServerStream, grpcJsUnary, readGrpcJsStream } from "../support/grpc-js-client.ts";
 import { type Harness, startHarness } from "../support/harness.ts";
 import { type ListeningH2c, listenH2c } from "../support/listen-h2c.ts";
-import { connectRaw, Flags, type Frame, FrameType, frame, grpcEnvelope, headerBlock, PREFACE } from "../support/raw-h2.ts";
+import { Flags, FrameType, grpcEnvelope, rawGrpcCall } from "../support/raw-h2.ts";
 
 // Issue 14: what a gRPC client sees frame by frame. gRPC servers (grpc-go,
 // grpc-java, grpc-js, Python, C++) answer errors as Trailers-Only: ONE
@@ -64,49 +64,8 @@ describe("response framing towards gRPC clients", () => {
     await pod?.close();
   });
 
-  /** One gRPC call on a raw connection; resolves with the frames of its stream and when each came. */
-  async function rawCall(path: string, extra: Record<string, string> = {}): Promise<{ frames: Frame[]; at: number[] }> {
-    const raw = await connectRaw(port);
-    try {
-      const started = Date.now();
-      const at: number[] = [];
-      const message = toBinary(ProbeRequestSchema, create(ProbeRequestSchema, {}));
-      raw.write(
-        Buffer.concat([
-          PREFACE,
-          frame(FrameType.SETTINGS, 0, 0),
-          frame(
-            FrameType.HEADERS,
-            Flags.END_HEADERS,
-            1,
-            headerBlock({
-              ":method": "POST",
-              ":scheme": "http",
-              ":path": path,
-              ":authority": `127.0.0.1:${port}`,
-              "content-type": "application/grpc",
-              te: "trailers",
-              ...extra,
-            }),
-          ),
-          frame(FrameType.DATA, Flags.END_STREAM, 1, grpcEnvelope(message)),
-        ]),
-      );
-      // The connection parses frames in its own 'data' listener, which runs before this one.
-      const stamp = () => {
-        while (at.length < raw.frames.length) {
-          at.push(Date.now() - started);
-        }
-      };
-      raw.socket.on("data", stamp);
-      await raw.waitFor((f) => f.streamId === 1 && (f.flags & Flags.END_STREAM) !== 0, 5_000);
-      stamp();
-      const mine = raw.frames.map((f, i) => ({ f, t: at[i] ?? 0 })).filter((x) => x.f.streamId === 1);
-      return { frames: mine.map((x) => x.f), at: mine.map((x) => x.t) };
-    } finally {
-      raw.destroy();
-    }
-  }
+  const rawCall = (path: string, headers: Record<string, string> = {}) =>
+    rawGrpcCall(`127.0.0.1:${port}`, path, toBinary(ProbeRequestSchema, create(ProbeRequestSchema, {})), headers);
 
   it("a pod's Trailers-Only error leaves as ONE HEADERS frame with END_STREAM, no DATA", async () => {
     const { frames } = await rawCall("/probe.v1.ProbeService/Probe", { "x-mode": "trailers-only" });

@@ -134,3 +134,69 @@ export async function connectRaw(port: number, host = "127.0.0.1"): Promise<RawH
     destroy: () => socket.destroy(),
   };
 }
+
+/** The frames of one stream as they came, with when each came (ms since the call started). */
+export interface RawStreamFrames {
+  readonly frames: Frame[];
+  readonly at: number[];
+}
+
+/**
+ * One gRPC call on a fresh raw connection (stream 1, one request message,
+ * END_STREAM with it), read until the stream's END_STREAM: every frame of
+ * the stream in order, with its arrival time, so a test can assert the
+ * framing itself (a Trailers-Only answer is ONE HEADERS frame with
+ * END_STREAM; headers before a slow first message), which no client library
+ * shows.
+ */
+export async function rawGrpcCall(
+  address: string,
+  path: string,
+  message: Uint8Array,
+  headers: Record<string, string> = {},
+  timeoutMs = 5_000,
+): Promise<RawStreamFrames> {
+  const [host = "127.0.0.1", port = "0"] = address.split(":");
+  const raw = await connectRaw(Number(port), host);
+  try {
+    const started = Date.now();
+    const at: number[] = [];
+    // The connection parses frames in its own 'data' listener, which runs before this one.
+    const stamp = () => {
+      while (at.length < raw.frames.length) {
+        at.push(Date.now() - started);
+      }
+    };
+    raw.socket.on("data", stamp);
+    raw.write(
+      Buffer.concat([
+        PREFACE,
+        frame(FrameType.SETTINGS, 0, 0),
+        frame(
+          FrameType.HEADERS,
+          Flags.END_HEADERS,
+          1,
+          headerBlock({
+            ":method": "POST",
+            ":scheme": "http",
+            ":path": path,
+            ":authority": address,
+            "content-type": "application/grpc",
+            te: "trailers",
+            ...headers,
+          }),
+        ),
+        frame(FrameType.DATA, Flags.END_STREAM, 1, grpcEnvelope(message)),
+      ]),
+    );
+    // A server's SETTINGS wants an ACK, else some (grpcio) wait before answering.
+    await raw.waitFor((f) => f.type === FrameType.SETTINGS && (f.flags & Flags.ACK) === 0, timeoutMs);
+    raw.write(frame(FrameType.SETTINGS, Flags.ACK, 0));
+    await raw.waitFor((f) => f.streamId === 1 && (f.flags & Flags.END_STREAM) !== 0, timeoutMs);
+    stamp();
+    const mine = raw.frames.map((f, i) => ({ f, t: at[i] ?? 0 })).filter((x) => x.f.streamId === 1);
+    return { frames: mine.map((x) => x.f), at: mine.map((x) => x.t) };
+  } finally {
+    raw.destroy();
+  }
+}
