@@ -1,8 +1,13 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as grpc from "@grpc/grpc-js";
+import { ProbeRequestSchema, ProbeService } from "../../src/gen/probe/v1/probe_pb.ts";
+import { createGrpcJsClient, grpcJsUnary } from "../support/grpc-js-client.ts";
 import { type Harness, startHarness } from "../support/harness.ts";
+import { Flags, FrameType, type RawStreamFrames, rawGrpcCall } from "../support/raw-h2.ts";
 import { createTestPki } from "../support/test-pki.ts";
 import { bufCurlClient } from "./clients/buf-curl-client.ts";
 import { connectEsClient } from "./clients/connect-es-client.ts";
@@ -134,6 +139,82 @@ export function describeInteropMatrix(stack: PodStack, prepare: () => Promise<vo
       }
     });
 
+    // The wire itself, where the protocols agree (gRPC in, gRPC out): the
+    // gateway's frames of a call are the pod's frames of the same call.
+    describe("frames (raw HTTP/2 client, straight to a pod and through the gateway)", () => {
+      const call = async (address: string, request: MessageInitShape<typeof ProbeRequestSchema>, path = "/probe.v1.ProbeService/Probe") =>
+        rawGrpcCall(address, path, toBinary(ProbeRequestSchema, create(ProbeRequestSchema, request)));
+      const shape = (r: RawStreamFrames) => r.frames.map((f) => `${frameName(f.type)}${(f.flags & Flags.END_STREAM) !== 0 ? "+END_STREAM" : ""}`);
+
+      it("an error leaves the gateway framed as the pod framed it (Trailers-Only: ONE HEADERS frame with END_STREAM)", async (context) => {
+        if (skipped !== undefined) {
+          context.skip(skipped);
+          return;
+        }
+        const request = { failCode: 5, failMessage: "not here" };
+        const direct = await call(pods[0]?.address ?? "", request);
+        const through = await call(plain.address, request);
+        expect(shape(through)).toEqual(shape(direct));
+        if (stack.id !== "connect-node") {
+          // Every gRPC stack we did not write answers an error without messages as Trailers-Only.
+          expect(shape(direct)).toEqual(["HEADERS+END_STREAM"]);
+        }
+      });
+
+      it("the gateway's own error (no route) is Trailers-Only", async (context) => {
+        if (skipped !== undefined) {
+          context.skip(skipped);
+          return;
+        }
+        expect(shape(await call(plain.address, {}, "/no.route.v1.Service/Method"))).toEqual(["HEADERS+END_STREAM"]);
+      });
+
+      it("response headers the pod sends before a slow first message reach the client before it too", async (context) => {
+        if (skipped !== undefined) {
+          context.skip(skipped);
+          return;
+        }
+        const slowMs = 500;
+        const request = { count: 1, sleepMs: slowMs, responseHeaders: { "x-early": "yes" } };
+        const path = "/probe.v1.ProbeService/ProbeStream";
+        const direct = await call(pods[0]?.address ?? "", request, path);
+        const through = await call(plain.address, request, path);
+        expect(shape(through)).toEqual(shape(direct));
+        const early = (r: RawStreamFrames) => (r.at[0] ?? slowMs) < slowMs / 2;
+        expect(early(through), `headers at ${through.at[0]} ms through the gateway, ${direct.at[0]} ms directly`).toBe(early(direct));
+        if (stack.id === "grpc-go" || stack.id === "python" || stack.id === "grpc-js") {
+          // These stacks send headers at once when the handler sets them before sleeping.
+          expect(early(direct)).toBe(true);
+        }
+      });
+    });
+
+    describe("metadata lines", () => {
+      it("a -bin key a client sends twice reaches the pod as two values, as it does directly", async (context) => {
+        if (skipped !== undefined) {
+          context.skip(skipped);
+          return;
+        }
+        const seenBy = async (address: string) => {
+          const client = createGrpcJsClient(ProbeService, address);
+          try {
+            const metadata = new grpc.Metadata();
+            metadata.add("x-twice-bin", Buffer.from([1, 2]));
+            metadata.add("x-twice-bin", Buffer.from([3]));
+            const outcome = await grpcJsUnary(client, ProbeService.method.probe, {}, metadata, { deadline: Date.now() + 10_000 });
+            expect(outcome.error?.message).toBeUndefined();
+            const value = outcome.response?.requestHeaders["x-twice-bin"] ?? "";
+            return value.split(",").map((part) => [...Buffer.from(part.trim(), "base64")]);
+          } finally {
+            client.close();
+          }
+        };
+        const direct = await seenBy(pods[0]?.address ?? "");
+        expect(direct).toEqual([[1, 2], [3]]);
+        expect(await seenBy(plain.address)).toEqual(direct);
+      });
+    });
+
     for (const { client, direct } of matrixClients(stack)) {
       describe(client.id, () => {
         const through = new Map<string, CaseOutcome>();
@@ -195,6 +276,10 @@ export function describeInteropMatrix(stack: PodStack, prepare: () => Promise<vo
       });
     }
   });
+}
+
+function frameName(type: number): string {
+  return Object.entries(FrameType).find(([, value]) => value === type)?.[0] ?? `type ${type}`;
 }
 
 /** The matrix of one stack as a Markdown table: a row per client, a column per case. */

@@ -6,6 +6,7 @@ import { markUnprocessed, type UpstreamClient } from "../../upstream/upstream-cl
 import { isDeno } from "./deno-compat.ts";
 import { h2ResetError, type StreamFate, whyNeverProcessed } from "./h2-reset-error.ts";
 import { iterateBodyFromTheStart } from "./iterate-body-from-the-start.ts";
+import { splitBinaryHeaders } from "./split-binary-headers.ts";
 import { defaultSessionPoolOptions, EndpointSessions, type SessionPoolOptions } from "./http2-session-pool.ts";
 
 /**
@@ -107,7 +108,8 @@ class StreamView {
   ): Promise<http2.ClientHttp2Stream> {
     // Node derives a default `:authority` without the brackets of an IPv6
     // host ("::1:50051"), which servers reject as an invalid URL: set it.
-    this.stream = await this.sessions.request(method, path, { ":authority": this.host, ...headers }, options);
+    // Repeated -bin metadata as separate lines, as the client sent it (grpcio rejects them joined).
+    this.stream = await this.sessions.request(method, path, splitBinaryHeaders({ ":authority": this.host, ...headers }), options);
     this.connection = this.stream.session;
     if (!isDeno) {
       // Node 24.20+ fails a response read after its stream closed (pods behind TLS can get there); Deno's streams do not.

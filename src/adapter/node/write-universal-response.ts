@@ -1,6 +1,7 @@
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import type { UniversalServerResponse } from "@connectrpc/connect/protocol";
+import { splitBinaryHeaders } from "./split-binary-headers.ts";
 
 /**
  * Writes the gateway's answer to a Node response, in place of connect-node's
@@ -68,13 +69,16 @@ export async function writeUniversalResponse(
   });
 }
 
-/** Web headers as Node's outgoing headers; `set-cookie` keeps its values apart (RFC 6265 §3). */
+/**
+ * Web headers as Node's outgoing headers; `set-cookie` keeps its values
+ * apart (RFC 6265 §3), and so does repeated `-bin` metadata (`splitBinaryHeaders`).
+ */
 function nodeHeaders(header: Headers): http2.OutgoingHttpHeaders {
   const out: http2.OutgoingHttpHeaders = {};
   header.forEach((value, name) => {
     out[name] = name === "set-cookie" ? header.getSetCookie() : value;
   });
-  return out;
+  return splitBinaryHeaders(out);
 }
 
 /**
