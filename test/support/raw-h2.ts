@@ -1,4 +1,5 @@
 import * as net from "node:net";
+import { gzipSync } from "node:zlib";
 
 /**
  * Just enough of HTTP/2 on a bare socket to misbehave on purpose, which no
@@ -65,6 +66,13 @@ export function grpcEnvelope(message: Uint8Array): Buffer {
   const envelope = Buffer.alloc(5 + message.byteLength);
   envelope.writeUInt32BE(message.byteLength, 1);
   envelope.set(message, 5);
+  return envelope;
+}
+
+/** A gRPC message gzip-compressed in its envelope (compressed flag set), for a request with `grpc-encoding: gzip`. */
+export function gzipEnvelope(message: Uint8Array): Buffer {
+  const envelope = grpcEnvelope(gzipSync(message));
+  envelope[0] = 1;
   return envelope;
 }
 
@@ -155,6 +163,7 @@ export async function rawGrpcCall(
   message: Uint8Array,
   headers: Record<string, string> = {},
   timeoutMs = 5_000,
+  options: { readonly gzip?: boolean } = {},
 ): Promise<RawStreamFrames> {
   const [host = "127.0.0.1", port = "0"] = address.split(":");
   const raw = await connectRaw(Number(port), host);
@@ -168,10 +177,18 @@ export async function rawGrpcCall(
       }
     };
     raw.socket.on("data", stamp);
+    // Windows large enough for any answer a test asks for: this client never sends WINDOW_UPDATE later.
+    const window = 16 * 1024 * 1024;
+    const initialWindow = Buffer.alloc(6);
+    initialWindow.writeUInt16BE(0x4 /* SETTINGS_INITIAL_WINDOW_SIZE */, 0);
+    initialWindow.writeUInt32BE(window, 2);
+    const connectionWindow = Buffer.alloc(4);
+    connectionWindow.writeUInt32BE(window - 65_535, 0);
     raw.write(
       Buffer.concat([
         PREFACE,
-        frame(FrameType.SETTINGS, 0, 0),
+        frame(FrameType.SETTINGS, 0, 0, initialWindow),
+        frame(0x8 /* WINDOW_UPDATE */, 0, 0, connectionWindow),
         frame(
           FrameType.HEADERS,
           Flags.END_HEADERS,
@@ -186,7 +203,7 @@ export async function rawGrpcCall(
             ...headers,
           }),
         ),
-        frame(FrameType.DATA, Flags.END_STREAM, 1, grpcEnvelope(message)),
+        frame(FrameType.DATA, Flags.END_STREAM, 1, options.gzip === true ? gzipEnvelope(message) : grpcEnvelope(message)),
       ]),
     );
     // A server's SETTINGS wants an ACK, else some (grpcio) wait before answering.
