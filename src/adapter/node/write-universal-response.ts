@@ -35,6 +35,9 @@ export async function writeUniversalResponse(
 ): Promise<void> {
   const header = response.header === undefined ? {} : nodeHeaders(response.header);
   if ("stream" in res && response.body === undefined && response.trailer === undefined) {
+    if (res.stream.destroyed || res.stream.closed) {
+      return; // the client reset the stream meanwhile: nobody to answer
+    }
     header[":status"] = response.status;
     res.stream.respond(header, { endStream: true });
     return;
@@ -64,9 +67,9 @@ export async function writeUniversalResponse(
   if (response.trailer !== undefined) {
     res.addTrailers(nodeHeaders(response.trailer));
   }
-  await new Promise<void>((resolve) => {
-    (res as http.ServerResponse).end(resolve);
-  });
+  // Not awaited: nothing waits for the last bytes to leave, and a stream the
+  // client reset may never call back (the request's signal tells of that).
+  (res as http.ServerResponse).end();
 }
 
 /**
