@@ -86,15 +86,17 @@ describe("kubernetes watches answered 403 Forbidden", () => {
       onChange: () => {},
     });
     kube.source({ kind: "kubernetes", namespace: NS, service: "greet", port: "grpc" });
-    api.failNext(3, 403);
+    api.failNext(1_000_000, 403); // forbidden until the RBAC rules are fixed, below
     kube.start();
-    await vi.waitFor(() => expect(warnings().length).toBe(3), { timeout: 5_000 });
-    const hints = warnings().map((l) => [l.msg.split(" failed")[0], /needs get, list and watch on (\S+)\)/.exec(l.error ?? "")?.[1]]);
-    expect(hints.sort()).toEqual([
-      ["watch of EndpointSlices in shop", "endpointslices.discovery.k8s.io"],
-      ["watch of Ingresses in all namespaces", "ingresses.networking.k8s.io"],
-      [`watch of Secrets in ${NS}`, "secrets"],
+    const hints = () =>
+      [...new Set(warnings().map((l) => `${l.msg.split(" failed")[0]} → ${/needs get, list and watch on (\S+)\)/.exec(l.error ?? "")?.[1]}`))].sort();
+    await vi.waitFor(() => expect(hints()).toHaveLength(3), { timeout: 5_000 });
+    expect(hints()).toEqual([
+      "watch of EndpointSlices in shop → endpointslices.discovery.k8s.io",
+      "watch of Ingresses in all namespaces → ingresses.networking.k8s.io",
+      `watch of Secrets in ${NS} → secrets`,
     ]);
+    api.failNext(0);
     await vi.waitFor(() => expect(ingresses.synced() && secrets.synced()).toBe(true), { timeout: 5_000 });
   });
 });
