@@ -6,6 +6,7 @@ import {
   FieldDescriptorProtoSchema,
   type FileDescriptorProto,
 } from "@bufbuild/protobuf/wkt";
+import { protocJsonName } from "./fill-json-names.ts";
 
 /**
  * Makes descriptors that a gRPC server made up at run time consistent enough
@@ -127,19 +128,8 @@ function nameMapEntries(message: DescriptorProto, fullName: string): void {
 
 /** protoc's name for the map entry message of a field (`MapEntryName` in descriptor.cc): `foo_bar` → `FooBarEntry`. */
 function mapEntryName(fieldName: string): string {
-  let out = "";
-  let upperNext = true;
-  for (const c of fieldName) {
-    if (c === "_") {
-      upperNext = true;
-    } else if (upperNext) {
-      out += c.toUpperCase();
-      upperNext = false;
-    } else {
-      out += c;
-    }
-  }
-  return `${out}Entry`;
+  const camel = protocJsonName(fieldName);
+  return `${camel.charAt(0).toUpperCase()}${camel.slice(1)}Entry`;
 }
 
 /** Every message and enum of a file by full name (no leading dot), nested ones included. */
