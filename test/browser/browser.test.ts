@@ -1,10 +1,7 @@
-import { existsSync } from "node:fs";
-import * as http from "node:http";
-import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bundlePage, CHROMIUM, chromiumUnavailable, type PageServer, servePage } from "../support/chromium.ts";
 import { type Harness, startHarness } from "../support/harness.ts";
 import type { PageResults, PageTransport } from "./page-results.ts";
 
@@ -13,39 +10,9 @@ import type { PageResults, PageTransport } from "./page-results.ts";
 // every call goes through real CORS: preflights, the headers connect-web sends,
 // the response headers the page may read. `.ci/run` installs Chromium.
 
-const CHROMIUM = "/usr/bin/chromium";
-const haveChromium = existsSync(CHROMIUM);
+const haveChromium = chromiumUnavailable() === undefined;
 const TRANSPORTS: readonly PageTransport[] = ["connect-json", "connect-binary", "grpc-web"];
 const POD_NAMES = ["pod-a", "pod-b", "pod-c"];
-
-interface PageServer {
-  readonly origin: string;
-  close(): Promise<void>;
-}
-
-/** Serves index.html and the bundled app.js on 127.0.0.1, on a port of its own. */
-async function servePage(appJs: string): Promise<PageServer> {
-  const html = `<!doctype html><html><head><meta charset="utf-8"><title>edgegate browser test</title></head>` +
-    `<body><script type="module" src="/app.js"></script></body></html>`;
-  const server = http.createServer((req, res) => {
-    const path = new URL(req.url ?? "/", "http://page").pathname;
-    if (path === "/" || path === "/index.html") {
-      res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(html);
-    } else if (path === "/app.js") {
-      res.writeHead(200, { "content-type": "text/javascript; charset=utf-8" }).end(appJs);
-    } else if (path === "/favicon.ico") {
-      res.writeHead(204).end();
-    } else {
-      res.writeHead(404).end();
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    origin: `http://127.0.0.1:${port}`,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-}
 
 describe.skipIf(!haveChromium)(`connect-web in Chromium${haveChromium ? "" : ` (skipped: ${CHROMIUM} is not installed)`}`, () => {
   let allowedPage: PageServer;
@@ -54,17 +21,9 @@ describe.skipIf(!haveChromium)(`connect-web in Chromium${haveChromium ? "" : ` (
   let browser: Browser;
 
   beforeAll(async () => {
-    const bundle = await build({
-      entryPoints: [fileURLToPath(new URL("app.ts", import.meta.url))],
-      bundle: true,
-      format: "esm",
-      platform: "browser",
-      target: "es2022",
-      write: false,
-      logLevel: "silent",
-    });
-    const appJs = bundle.outputFiles[0]?.text ?? "";
-    [allowedPage, otherPage] = await Promise.all([servePage(appJs), servePage(appJs)]);
+    const appJs = await bundlePage(fileURLToPath(new URL("app.ts", import.meta.url)));
+    const title = "edgegate browser test";
+    [allowedPage, otherPage] = await Promise.all([servePage(title, appJs), servePage(title, appJs)]);
     harness = await startHarness({
       config: {
         routes: [{ services: ["greet.v1."], backend: "pods", cors: { allowedOrigins: [allowedPage.origin] } }],

@@ -4,9 +4,10 @@ import type { AddressInfo } from "node:net";
 import { build } from "esbuild";
 import { type Browser, chromium } from "playwright-core";
 
-// Debian's Chromium driven by playwright-core, as test/browser/ drives it, and
-// a page server on a loopback port of its own, so the page's origin is never
-// the gateway's and every call from it goes through real CORS.
+// Debian's Chromium driven by playwright-core (test/browser and the interop
+// matrix's connect-web client), and a page server on a loopback port of its
+// own, so the page's origin is never the gateway's and every call from it
+// goes through real CORS.
 
 /** Debian's Chromium (`apt-get install -y chromium`; `.ci/run` installs it). */
 export const CHROMIUM = "/usr/bin/chromium";
@@ -17,7 +18,7 @@ export function chromiumUnavailable(): string | undefined {
 }
 
 /**
- * Launches headless Chromium with the flags of test/browser/. Every host name
+ * Launches headless Chromium with the flags of test/browser, and every host name
  * resolves to 127.0.0.1 (`--host-resolver-rules`), so a page can call a TLS
  * listener by the name its certificate carries (SNI and Host as a real
  * client sends them) without a DNS entry; the pages of the tests only ever

@@ -20,7 +20,7 @@ import {
   type ProbeResponse,
   ProbeService,
 } from "../../../src/gen/probe/v1/probe_pb.ts";
-import type { CaseOutcome, InteropCase, InteropClient, InteropTarget } from "./interop-client.ts";
+import { type CaseOutcome, type InteropCase, type InteropClient, type InteropTarget, interopCases } from "./interop-client.ts";
 
 // connect-es (@connectrpc/connect + @connectrpc/connect-node) as one of the
 // interop matrix's clients (issue 14, test/interop/README.md): the gateway's
@@ -135,29 +135,6 @@ const fullDuplexCases: readonly InteropCase[] = [
   "client_compressed_streaming",
 ];
 
-const allCases: readonly InteropCase[] = [
-  "empty_unary",
-  "large_unary",
-  "client_streaming",
-  "server_streaming",
-  "ping_pong",
-  "empty_stream",
-  "custom_metadata",
-  "status_code_and_message",
-  "special_status_message",
-  "unimplemented_method",
-  "unimplemented_service",
-  "timeout_on_sleeping_server",
-  "cancel_after_begin",
-  "cancel_after_first_response",
-  "client_compressed_unary",
-  "server_compressed_unary",
-  "client_compressed_streaming",
-  "server_compressed_streaming",
-  "error_details",
-  "health",
-];
-
 /**
  * connect-es with one protocol: `connect-es/<protocol>[-json][-h1]`. Over
  * HTTP/2 (the default) it runs every case, gRPC-Web included (connect-node
@@ -173,7 +150,7 @@ export function connectEsClient(protocol: ConnectEsProtocol, options?: ConnectEs
     throw new Error("gRPC needs HTTP/2");
   }
   const id = `connect-es/${protocol}${json ? "-json" : ""}${httpVersion === "1.1" ? "-h1" : ""}`;
-  const cases = httpVersion === "2" ? allCases : allCases.filter((c) => !fullDuplexCases.includes(c));
+  const cases = httpVersion === "2" ? interopCases : interopCases.filter((c) => !fullDuplexCases.includes(c));
   return {
     id,
     cases,

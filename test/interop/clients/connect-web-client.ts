@@ -3,7 +3,7 @@ import { isIP } from "node:net";
 import * as tls from "node:tls";
 import { fileURLToPath } from "node:url";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { bundlePage, chromiumUnavailable, launchChromium, type PageServer, servePage } from "./chromium.ts";
+import { bundlePage, chromiumUnavailable, launchChromium, type PageServer, servePage } from "../../support/chromium.ts";
 import type { PageCaseRequest, PageCaseResult, PageTransport } from "./connect-web-page.ts";
 import type { CaseOutcome, InteropCase, InteropClient, InteropTarget } from "./interop-client.ts";
 
